@@ -1,0 +1,22 @@
+import ArgumentParser
+
+/// The `escucha` command: community feedback and complaints handling.
+@main
+struct Escucha: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "escucha",
+        abstract: "Community feedback and complaints handling for Red Cross and Red Crescent teams.",
+        discussion: """
+            Escucha turns SMS, email and hotline messages into tickets, flags stigma, \
+            discrimination and protection risks in many languages, and routes serious \
+            grievances to the right people in time.
+            """,
+        version: EscuchaVersion.current,
+        subcommands: []
+    )
+}
+
+/// The program version.
+enum EscuchaVersion {
+    static let current = "0.1.0"
+}
