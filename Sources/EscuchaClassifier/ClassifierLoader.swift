@@ -1,0 +1,108 @@
+import EscuchaCore
+import Foundation
+
+extension Classifier {
+    /// Loads and compiles the classifier from a configuration folder holding
+    /// `taxonomy.yaml`, `places.yaml` and `lexicon/*.yaml` (`lexicon/common.yaml` holds the
+    /// rules shared by all languages).
+    /// - Parameter configDirectory: usually `Config`.
+    public static func load(configDirectory: String) throws(ConfigError) -> Classifier {
+        let base = URL(fileURLWithPath: configDirectory)
+        let taxonomyPath = base.appendingPathComponent("taxonomy.yaml").path
+        let taxonomyText = try read(taxonomyPath)
+        let taxonomy = try Taxonomy.parse(taxonomyText, file: taxonomyPath)
+        let lexiconDirectory = base.appendingPathComponent("lexicon")
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: lexiconDirectory.path)
+                .filter { $0.hasSuffix(".yaml") }.sorted()
+        } catch {
+            throw ConfigError(file: lexiconDirectory.path, line: nil, message: "cannot list the lexicon folder; run escucha from the project folder or pass --config-dir")
+        }
+        var seed = taxonomyText
+        var lexicons: [LexiconFile] = []
+        var commonText = ""
+        for name in names {
+            let path = lexiconDirectory.appendingPathComponent(name).path
+            let text = try read(path)
+            seed += "\n#\(name)\n" + text
+            if name == "common.yaml" {
+                commonText = text
+            } else {
+                lexicons.append(try LexiconFile.parse(text, file: path))
+            }
+        }
+        let placesPath = base.appendingPathComponent("places.yaml").path
+        var places: [Place] = []
+        if FileManager.default.fileExists(atPath: placesPath) {
+            let text = try read(placesPath)
+            seed += "\n#places\n" + text
+            places = try Place.parseGazetteer(text, file: placesPath)
+        }
+        return try Classifier(
+            taxonomy: taxonomy, lexicons: lexicons, places: places, commonYAML: commonText,
+            commonFile: lexiconDirectory.appendingPathComponent("common.yaml").path, versionSeed: seed)
+    }
+
+    private static func read(_ path: String) throws(ConfigError) -> String {
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(file: path, line: nil, message: "cannot read the file; check that it exists and is UTF-8")
+        }
+    }
+}
+
+/// A problem `escucha lexicon check` found.
+public struct LexiconIssue: Sendable, CustomStringConvertible {
+    public enum Severity: String, Sendable { case error, warning }
+    public var severity: Severity
+    public var file: String
+    public var line: Int?
+    public var message: String
+    public var description: String {
+        "\(file):\(line.map(String.init) ?? "?"): \(severity.rawValue): \(message)"
+    }
+}
+
+extension Classifier {
+    /// Checks the lexicons: duplicate patterns within a flag, entries whose own examples do
+    /// not raise their flag, and patterns an exclusion shadows. (Unknown codes are already
+    /// refused when loading.)
+    public func checkLexicons() -> [LexiconIssue] {
+        var issues: [LexiconIssue] = []
+        for lexicon in lexicons {
+            var seenPatterns: [String: Int?] = [:]
+            for entry in lexicon.flagEntries {
+                for slot in entry.slots where entry.slots.count == 1 {
+                    for pattern in slot {
+                        let key = entry.flag.rawValue + "|" + Self.wordPatterns(pattern, tokenizer: tokenizer).map { $0.text + ($0.isPrefix ? "*" : "") }.joined(separator: " ")
+                        if let first = seenPatterns[key] {
+                            issues.append(LexiconIssue(severity: .warning, file: lexicon.file, line: entry.line, message: "'\(pattern)' for \(entry.flag) duplicates the entry at line \(first.map(String.init) ?? "?")"))
+                        } else {
+                            seenPatterns[key] = entry.line
+                        }
+                        // An exclusion that matches the pattern itself shadows it.
+                        let result = classify(pattern, languageHint: lexicon.language)
+                        if !result.flags.contains(entry.flag), entry.slots.count == 1 {
+                            let shadowed = exclusions.contains { exclusion in
+                                (exclusion.flags.isEmpty || exclusion.flags.contains(entry.flag))
+                                    && exclusion.patterns.contains { Self.wordPatterns($0, tokenizer: tokenizer).count <= Self.wordPatterns(pattern, tokenizer: tokenizer).count && pattern.lowercased().contains($0.lowercased().replacingOccurrences(of: "*", with: "")) }
+                            }
+                            if shadowed {
+                                issues.append(LexiconIssue(severity: .warning, file: lexicon.file, line: entry.line, message: "'\(pattern)' for \(entry.flag) is shadowed by an exclusion and never fires on its own"))
+                            }
+                        }
+                    }
+                }
+                for example in entry.examples {
+                    let result = classify(example, languageHint: lexicon.language)
+                    if !result.flags.contains(entry.flag) {
+                        issues.append(LexiconIssue(severity: .error, file: lexicon.file, line: entry.line, message: "example \"\(example)\" does not raise \(entry.flag)"))
+                    }
+                }
+            }
+        }
+        return issues
+    }
+}
