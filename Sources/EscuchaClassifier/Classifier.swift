@@ -257,6 +257,7 @@ public final class Classifier: Sendable {
         }
         var evidence: [Evidence] = []
         var seen = Set<String>()
+        var utf16: [UInt16] = []
         for entryIndex in slotHits.keys.sorted() {
             let entry = entries[entryIndex]
             let slots = slotHits[entryIndex]!
@@ -280,11 +281,19 @@ public final class Classifier: Sendable {
                 guard seen.insert(key).inserted else { continue }
                 let start = tokens[span.start].start
                 let end = tokens[span.end].end
-                let utf16 = Array(text.utf16)
+                if utf16.isEmpty { utf16 = Array(text.utf16) }
                 evidence.append(Evidence(
                     flag: entry.flag, start: start, end: end,
                     text: String(decoding: utf16[start..<end], as: UTF16.self),
                     entry: entry.id, language: entryLanguage[entryIndex]))
+            }
+        }
+        if !common.precedence.isEmpty {
+            evidence = evidence.filter { loser in
+                !evidence.contains { winner in
+                    winner.flag != loser.flag && (common.precedence[winner.flag]?.contains(loser.flag) ?? false)
+                        && winner.start < loser.end && loser.start < winner.end
+                }
             }
         }
         return evidence.sorted { ($0.start, $0.flag) < ($1.start, $1.flag) }

@@ -134,6 +134,16 @@ public struct Place: Sendable, Equatable, Codable {
     public var kind: String
     /// Other spellings and names.
     public var aliases: [String]
+
+    /// Creates a place.
+    public init(name: String, country: String, admin1: String?, admin2: String?, kind: String, aliases: [String]) {
+        self.name = name
+        self.country = country
+        self.admin1 = admin1
+        self.admin2 = admin2
+        self.kind = kind
+        self.aliases = aliases
+    }
 }
 
 extension Place {
@@ -155,12 +165,18 @@ extension Place {
 /// How flags imply sectors (`Config/lexicon/common.yaml`: `flag_sectors:`).
 struct CommonRules: Sendable {
     var flagSectors: [(pattern: String, sectors: [String])] = []
+    /// Flag → flags it overrides where their evidence overlaps (partner violence is
+    /// `protection.gbv` only, not also `protection.violence`).
+    var precedence: [FlagCode: [FlagCode]] = [:]
 
     static func parse(_ yaml: String, file: String) throws(ConfigError) -> CommonRules {
         let root = try ConfigNode.parse(yaml, file: file)
         var rules = CommonRules()
         for entry in root["flag_sectors"]?.entries ?? [] {
             rules.flagSectors.append((entry.key, entry.value.items.compactMap(\.string)))
+        }
+        for entry in root["precedence"]?.entries ?? [] {
+            rules.precedence[FlagCode(entry.key)] = entry.value.items.compactMap(\.string).map { FlagCode($0) }
         }
         return rules
     }

@@ -119,17 +119,32 @@ struct Tokenizer {
         }
     }
 
+    /// Lower-case hint characters by UTF-16 code unit (upper case is folded by `| 0x20`
+    /// for Latin-1 letters).
+    private static let hintUnits: [UInt16: Character] = {
+        var table: [UInt16: Character] = [:]
+        for c in hintCharacters { if let u = c.utf16.first { table[u] = c } }
+        return table
+    }()
+
     private func noteScriptsAndHints(_ slice: UnsafeBufferPointer<UInt16>, facts: inout TextFacts) {
-        for scalar in String(decoding: slice, as: UTF16.self).unicodeScalars {
-            let value = scalar.value
-            if value < 0x250 {
-                let lower = Character(scalar).lowercased()
-                if lower.count == 1, let c = lower.first, Self.hintCharacters.contains(c) {
-                    facts.letterHints[c, default: 0] += 1
-                }
+        var i = 0
+        while i < slice.count {
+            let unit = slice[i]
+            if unit < 0x250 {
+                // Latin-1 upper-case letters À–Þ differ from their lower case by 0x20.
+                let lower = (unit >= 0xC0 && unit <= 0xDE && unit != 0xD7) ? unit | 0x20 : unit
+                if let hint = Self.hintUnits[lower] { facts.letterHints[hint, default: 0] += 1 }
+                i += 1
                 continue
             }
-            if ICUText.isNonspacingMark(scalar) { continue }
+            var value = UInt32(unit)
+            if UTF16.isLeadSurrogate(unit), i + 1 < slice.count, UTF16.isTrailSurrogate(slice[i + 1]) {
+                value = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(slice[i + 1]) - 0xDC00)
+                i += 1
+            }
+            i += 1
+            guard let scalar = Unicode.Scalar(value), !ICUText.isNonspacingMark(scalar) else { continue }
             facts.scripts[ICUText.script(of: scalar), default: 0] += 1
         }
     }

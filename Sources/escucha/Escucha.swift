@@ -12,7 +12,7 @@ struct Escucha: AsyncParsableCommand {
             grievances to the right people in time.
             """,
         version: EscuchaVersion.current,
-        subcommands: [ClassifyCommand.self, EvalCommand.self, LexiconCommand.self]
+        subcommands: [ClassifyCommand.self, EvalCommand.self, LexiconCommand.self, BenchCommand.self]
     )
 }
 
