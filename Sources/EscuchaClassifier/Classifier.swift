@@ -221,9 +221,18 @@ public final class Classifier: Sendable {
         let flags = Array(Set(flagged.map(\.flag))).sorted()
         let type = decideType(matches: matches, facts: facts, flags: flags)
         var sectors = Set<String>()
-        var placeIndexes: [Int] = []
+        var placeMatches: [Automaton.Match] = []
         for match in matches {
             for sector in sectorByPattern[Int(match.pattern)] { sectors.insert(sector) }
+            if !placeByPattern[Int(match.pattern)].isEmpty { placeMatches.append(match) }
+        }
+        // The longest name wins: "Santiago de los Caballeros" is not also Santiago, Chile.
+        var placeIndexes: [Int] = []
+        for match in placeMatches {
+            let inside = placeMatches.contains { other in
+                other.end - other.start > match.end - match.start && other.start <= match.start && match.end <= other.end
+            }
+            if inside { continue }
             for place in placeByPattern[Int(match.pattern)] where !placeIndexes.contains(place) { placeIndexes.append(place) }
         }
         for flag in flags { for sector in common.sectors(for: flag) { sectors.insert(sector) } }

@@ -1,0 +1,78 @@
+import EscuchaCore
+import Foundation
+
+/// The automatic messages sent to people, per language (`Config/messages/<lang>.yaml`).
+public struct MessageTemplates: Sendable {
+    /// One language's texts.
+    public struct Language: Sendable, Equatable {
+        public var code: String
+        public var acknowledgement: String
+        /// Sent for restricted tickets: it never repeats what the person reported, since
+        /// their phone may be read by the person who harms them.
+        public var acknowledgementRestricted: String
+        public var optedOut: String
+        public var resolution: String
+        public var optOutWords: [String]
+        public var file: String
+    }
+
+    public var languages: [String: Language]
+    /// The language used when the person's is not available.
+    public var fallback: String
+
+    public init(languages: [String: Language], fallback: String) {
+        self.languages = languages
+        self.fallback = fallback
+    }
+
+    /// Loads every `*.yaml` of `directory`.
+    public static func load(directory: String, fallback: String = "es") throws(ConfigError) -> MessageTemplates {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }.sorted()
+        } catch {
+            throw ConfigError(file: directory, line: nil, message: "cannot list the message templates folder; check Config/messages")
+        }
+        var languages: [String: Language] = [:]
+        for name in names {
+            let path = directory + "/" + name
+            let root = try ConfigNode.load(path: path)
+            let code = try root.requireString("language")
+            let language = Language(
+                code: code, acknowledgement: try root.requireString("acknowledgement"),
+                acknowledgementRestricted: try root.requireString("acknowledgement_restricted"),
+                optedOut: try root.requireString("opted_out"), resolution: try root.requireString("resolution"),
+                optOutWords: root.strings("opt_out_words"), file: path)
+            for (key, text) in [("acknowledgement", language.acknowledgement), ("acknowledgement_restricted", language.acknowledgementRestricted), ("resolution", language.resolution)]
+            where !text.contains("{reference}") {
+                throw (root[key] ?? root).error("'\(key)' must contain {reference} so the person can quote their case")
+            }
+            languages[code] = language
+        }
+        guard languages[fallback] != nil else {
+            throw ConfigError(file: directory, line: nil, message: "no templates for the fallback language '\(fallback)': add \(fallback).yaml")
+        }
+        return MessageTemplates(languages: languages, fallback: fallback)
+    }
+
+    /// The templates for `language`, else the fallback.
+    public func language(_ code: String?) -> Language {
+        if let code, let language = languages[code] { return language }
+        return languages[fallback]!
+    }
+
+    /// The acknowledgement for a new ticket.
+    public func acknowledgement(language code: String?, reference: String, restricted: Bool) -> String {
+        let language = language(code)
+        let template = restricted ? language.acknowledgementRestricted : language.acknowledgement
+        return template.replacingOccurrences(of: "{reference}", with: reference)
+    }
+
+    /// Whether `text` is only an opt-out word (STOP, BAJA, …) of any language.
+    public func isOptOut(_ text: String) -> Bool {
+        let word = text.trimmingCharacters(in: .whitespacesAndNewlines.union(.punctuationCharacters))
+            .folding(options: [.caseInsensitive, .diacriticInsensitive], locale: nil).uppercased()
+        guard !word.isEmpty, !word.contains(" ") else { return false }
+        return languages.values.contains { $0.optOutWords.contains { $0.uppercased() == word } }
+    }
+}

@@ -1,0 +1,184 @@
+import EscuchaClassifier
+import EscuchaCore
+import EscuchaStore
+import Foundation
+
+/// What happened to one inbound message.
+struct WriteResult: Sendable {
+    var duplicate: Bool
+    var ticketID: Int64?
+    var reference: String?
+    var newTicket: Bool
+    var flags: [String]
+}
+
+/// Writes one classified message inside the caller's transaction: the message, the
+/// contact, the ticket (new or threaded), the classification, the audit event and the
+/// acknowledgement in the outbox.
+struct TicketWriter: Sendable {
+    let protector: ContactProtector
+    let templates: MessageTemplates
+    let threadingWindow: TimeInterval
+    let defaultLocation: String?
+    let defaultLanguage: String
+
+    func write(_ prepared: PreparedMessage, inboundID: Int64, connection: PGConnection) throws -> WriteResult {
+        let message = prepared.message
+        let classification = prepared.classification
+        // Retries of a gateway carry the same provider id; without one, the sender, time and
+        // text identify the message.
+        let externalID = message.externalID ?? "derived:" + protector.linkHash(
+            "\(message.sender)|\(Int(message.receivedAt.timeIntervalSince1970))|\(message.text)")
+        let language = classification.language == "und" ? (message.languageHint ?? defaultLanguage) : classification.language
+        let inserted = try connection.query(
+            """
+            INSERT INTO messages (inbound_id, channel_id, kind, external_id, direction, text, received_at, language)
+            VALUES (\(inboundID), \(message.channelID), \(message.kind.rawValue), \(externalID), 'in', \(message.text), \(message.receivedAt), \(language))
+            ON CONFLICT (channel_id, external_id) DO NOTHING
+            RETURNING id
+            """, operation: "storing a message")
+        guard let messageRow = inserted.first else {
+            let existing = try connection.query(
+                "SELECT id, ticket_id FROM messages WHERE channel_id = \(message.channelID) AND external_id = \(externalID)",
+                operation: "finding the original of a retried message")
+            try connection.execute(
+                "UPDATE inbound SET message_id = \(try existing.first?.decode("id", as: Int64?.self) ?? nil) WHERE id = \(inboundID)",
+                operation: "linking a retry to its message")
+            return WriteResult(duplicate: true, ticketID: try existing.first?.decode("ticket_id", as: Int64?.self) ?? nil, reference: nil, newTicket: false, flags: [])
+        }
+        let messageID = try messageRow.decode("id", as: Int64.self)
+        try connection.execute("UPDATE inbound SET message_id = \(messageID) WHERE id = \(inboundID)", operation: "linking a raw request to its message")
+
+        // The contact: encrypted address, keyed hash, masked form.
+        let kind = message.kind == .email ? "email" : (message.sender.contains(where: \.isLetter) && !message.sender.hasPrefix("+") ? "other" : "phone")
+        let contactRows = try connection.query(
+            """
+            INSERT INTO contacts (kind, address_enc, address_hash, masked, language)
+            VALUES (\(kind), \(protector.encrypt(message.sender)), \(protector.linkHash(message.sender)), \(ContactAddress.mask(message.sender)), \(language))
+            ON CONFLICT (address_hash) DO UPDATE SET last_seen_at = now(), language = EXCLUDED.language
+            RETURNING id, opted_out_at
+            """, operation: "recording the contact")
+        let contactID = try contactRows[0].decode("id", as: Int64.self)
+        var optedOut = try contactRows[0].decode("opted_out_at", as: Date?.self) != nil
+        try connection.execute("UPDATE messages SET contact_id = \(contactID) WHERE id = \(messageID)", operation: "linking the message to its contact")
+
+        if templates.isOptOut(message.text) {
+            if !optedOut {
+                try connection.execute("UPDATE contacts SET opted_out_at = now() WHERE id = \(contactID)", operation: "recording an opt-out")
+                try connection.execute(
+                    "INSERT INTO contact_events (contact_id, action, channel_id, inbound_id) VALUES (\(contactID), 'opted_out', \(message.channelID), \(inboundID))",
+                    operation: "recording an opt-out")
+                let text = templates.language(language).optedOut
+                try enqueueSMS(connection, ticketID: nil, channelID: message.channelID, sender: message.sender, text: text, template: "opted_out", language: language, key: "optout:\(messageID)")
+                optedOut = true
+            }
+            return WriteResult(duplicate: false, ticketID: nil, reference: nil, newTicket: false, flags: [])
+        }
+
+        let flags = classification.flags.map(\.rawValue)
+        let severity = classification.severity ?? .low
+        let location = classification.places.first.map { $0.admin1 ?? $0.country } ?? defaultLocation
+        var ticketID = try findThread(connection, contactID: contactID, text: message.text)
+        var reference: String
+        let newTicket = ticketID == nil
+        if let existing = ticketID {
+            let rows = try connection.query(
+                """
+                UPDATE tickets SET
+                    flags = ARRAY(SELECT DISTINCT unnest(flags || \(flags)) ORDER BY 1),
+                    sectors = ARRAY(SELECT DISTINCT unnest(sectors || \(classification.sectors)) ORDER BY 1),
+                    severity = CASE WHEN \(severity.rawValue) = 'critical' OR severity = 'critical' THEN 'critical'
+                                    WHEN \(severity.rawValue) = 'high' OR severity = 'high' THEN 'high'
+                                    WHEN \(severity.rawValue) = 'medium' OR severity = 'medium' THEN 'medium' ELSE 'low' END,
+                    restricted = restricted OR \(classification.restricted),
+                    location = coalesce(location, \(location)),
+                    status = CASE WHEN status = 'pending' THEN 'open' ELSE status END,
+                    updated_at = now()
+                WHERE id = \(existing)
+                RETURNING reference
+                """, operation: "threading a message into its ticket")
+            reference = try rows[0].decode("reference", as: String.self)
+        } else {
+            (ticketID, reference) = try createTicket(
+                connection, classification: classification, severity: severity, language: language, location: location,
+                contactID: contactID, channelID: message.channelID)
+        }
+        let ticket = ticketID!
+        try connection.execute("UPDATE messages SET ticket_id = \(ticket) WHERE id = \(messageID)", operation: "linking the message to its ticket")
+        let placesJSON = try JSON(encoding: classification.places)
+        let evidenceJSON = try JSON(encoding: classification.evidence)
+        try connection.execute(
+            """
+            INSERT INTO classifications (message_id, ticket_id, classifier_version, type, flags, sectors, language, places, evidence, severity, restricted)
+            VALUES (\(messageID), \(ticket), \(classification.classifierVersion), \(classification.type), \(flags), \(classification.sectors),
+                    \(classification.language), \(placesJSON), \(evidenceJSON), \(classification.severity?.rawValue), \(classification.restricted))
+            """, operation: "storing the classification")
+        let details = try JSON(encoding: ["message_id": String(messageID), "channel": message.channelID, "flags": flags.joined(separator: ",")])
+        try connection.execute(
+            "INSERT INTO ticket_events (ticket_id, actor, interface, action, details) VALUES (\(ticket), 'system', 'http', \(newTicket ? "created" : "message"), \(details))",
+            operation: "recording the ticket event")
+        if newTicket && !optedOut {
+            let text = templates.acknowledgement(language: language, reference: reference, restricted: classification.restricted)
+            try enqueueSMS(
+                connection, ticketID: ticket, channelID: message.channelID, sender: message.sender, text: text,
+                template: classification.restricted ? "acknowledgement_restricted" : "acknowledgement", language: language, key: "ack:\(messageID)")
+        }
+        try connection.execute("SELECT pg_notify('escucha_tickets', \(String(ticket)))", operation: "announcing the ticket")
+        return WriteResult(duplicate: false, ticketID: ticket, reference: reference, newTicket: newTicket, flags: flags)
+    }
+
+    /// A ticket reference written in the text by the same person, else their open ticket
+    /// that saw a message within the threading window.
+    private func findThread(_ connection: PGConnection, contactID: Int64, text: String) throws -> Int64? {
+        let candidates = text.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).compactMap { TicketReference.normalise($0) }
+        if !candidates.isEmpty {
+            let rows = try connection.query(
+                "SELECT id FROM tickets WHERE reference = ANY(\(candidates)) AND contact_id = \(contactID) ORDER BY created_at DESC LIMIT 1",
+                operation: "looking up a ticket reference")
+            if let row = rows.first { return try row.decode("id", as: Int64.self) }
+        }
+        let windowSeconds = Int(threadingWindow)
+        let rows = try connection.query(
+            """
+            SELECT t.id FROM tickets t
+            WHERE t.contact_id = \(contactID) AND t.status NOT IN ('resolved', 'closed')
+              AND EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id
+                          AND m.received_at > now() - make_interval(secs => \(windowSeconds)))
+            ORDER BY t.updated_at DESC LIMIT 1
+            """, operation: "finding the sender's open ticket")
+        return try rows.first?.decode("id", as: Int64.self)
+    }
+
+    private func createTicket(
+        _ connection: PGConnection, classification: Classification, severity: Severity, language: String, location: String?,
+        contactID: Int64, channelID: String
+    ) throws -> (Int64, String) {
+        // 2^30 references: a clash is rare; the unique index catches it and we draw again.
+        for _ in 0..<8 {
+            let reference = TicketReference.random()
+            let rows = try connection.query(
+                """
+                INSERT INTO tickets (reference, status, type, flags, sectors, severity, restricted, language, location, contact_id, channel_id)
+                VALUES (\(reference), 'new', \(classification.type), \(classification.flags.map(\.rawValue)), \(classification.sectors),
+                        \(severity.rawValue), \(classification.restricted), \(language), \(location), \(contactID), \(channelID))
+                ON CONFLICT (reference) DO NOTHING
+                RETURNING id
+                """, operation: "creating a ticket")
+            if let row = rows.first { return (try row.decode("id", as: Int64.self), reference) }
+        }
+        throw StoreError(operation: "creating a ticket", message: "could not draw a free ticket reference")
+    }
+
+    private func enqueueSMS(
+        _ connection: PGConnection, ticketID: Int64?, channelID: String, sender: String, text: String, template: String,
+        language: String, key: String
+    ) throws {
+        let payload = try JSON(encoding: ["text": text, "template": template, "language": language])
+        try connection.execute(
+            """
+            INSERT INTO outbox (ticket_id, kind, channel_id, destination, payload, idempotency_key)
+            VALUES (\(ticketID), 'sms', \(channelID), \(protector.encrypt(sender)), \(payload), \(key))
+            ON CONFLICT (idempotency_key) DO NOTHING
+            """, operation: "queueing a message to the person")
+    }
+}

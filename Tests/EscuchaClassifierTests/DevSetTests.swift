@@ -1,0 +1,51 @@
+import EscuchaClassifier
+import EscuchaCore
+import Foundation
+import Testing
+
+/// Paths of the repository and of the shared folder beside it.
+enum RepositoryPaths {
+    /// The repository root (this file is Tests/EscuchaClassifierTests/DevSetTests.swift).
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let config = root.appendingPathComponent("Config").path
+    /// `ESCUCHA_SHARED_DIR`, else `../shared` beside the repository.
+    static let shared = ProcessInfo.processInfo.environment["ESCUCHA_SHARED_DIR"]
+        ?? root.deletingLastPathComponent().appendingPathComponent("shared").path
+}
+
+/// The shipped lexicons against the labelled development set. The floors sit a little
+/// under the targets so that a regression fails CI.
+@Suite struct DevSetTests {
+    static let classifier = try! Classifier.load(configDirectory: RepositoryPaths.config)
+
+    static func devSet() throws -> [LabelledMessage] {
+        let path = RepositoryPaths.shared + "/eval/dev.jsonl"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let decoder = JSONDecoder()
+        return try text.split(separator: "\n").map { try decoder.decode(LabelledMessage.self, from: Data($0.utf8)) }
+    }
+
+    @Test func shippedLexiconsPassTheirOwnCheck() {
+        let errors = Self.classifier.checkLexicons().filter { $0.severity == .error }
+        #expect(errors.isEmpty, "\(errors.map(\.description).joined(separator: "\n"))")
+    }
+
+    @Test func devSetScoresStayAboveTheFloors() throws {
+        let messages = try Self.devSet()
+        #expect(messages.count == 240)
+        let report = Self.classifier.evaluate(messages)
+        #expect(report.micro.f1 >= 0.88, "micro-F1 \(report.micro.f1)")
+        #expect(report.criticalRecall >= 0.93, "critical recall \(report.criticalRecall)")
+        #expect(report.falseAlarmRate <= 0.04, "false alarms \(report.falseAlarmRate)")
+        #expect(report.languageAccuracy >= 0.97, "language id \(report.languageAccuracy)")
+        #expect(report.typeAccuracy >= 0.70, "type accuracy \(report.typeAccuracy)")
+    }
+
+    @Test(arguments: ["es", "en", "pt", "fr", "ht"])
+    func everyLanguageHasALexicon(language: String) throws {
+        let messages = try Self.devSet().filter { $0.lang == language }
+        let report = Self.classifier.evaluate(messages)
+        #expect(report.micro.f1 >= 0.80, "\(language) micro-F1 \(report.micro.f1)")
+        #expect(report.languageAccuracy >= 0.95, "\(language) language id \(report.languageAccuracy)")
+    }
+}
