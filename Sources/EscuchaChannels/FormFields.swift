@@ -19,7 +19,7 @@ public struct FormFields: Sendable, Equatable {
         for piece in bytes.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
             let parts = piece.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
             let name = TextDecoding.lenientUTF8(percentDecode(Array(parts[0])))
-            guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
+            guard !name.isEmpty else { continue }
             let value = parts.count > 1 ? percentDecode(Array(parts[1])) : []
             result.append((name, value))
         }
