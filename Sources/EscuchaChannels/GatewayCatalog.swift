@@ -120,7 +120,23 @@ public enum ChannelsCheck {
         case .failure(let e)?: report.errors.append(e)
         case .success(let root)?:
             do {
-                let instances = try ChannelInstance.list(from: root)
+                // Read each instance on its own so one mistake does not hide the others.
+                var instances: [ChannelInstance] = []
+                var seen: Set<String> = []
+                for node in root["channels"]?.items ?? [] {
+                    do {
+                        let instance = try ChannelInstance(node: node)
+                        if !seen.insert(instance.id).inserted {
+                            report.errors.append(node.error("channel id '\(instance.id)' is used twice; ids must be unique"))
+                        }
+                        instances.append(instance)
+                    } catch {
+                        report.errors.append(error)
+                    }
+                }
+                if root["channels"] == nil {
+                    report.warnings.append(ConfigError(file: root.file, line: nil, message: "no 'channels:' list: no SMS webhook is served"))
+                }
                 report.instanceCount = instances.count
                 for i in instances {
                     guard let def = byID[i.gateway] else {
@@ -142,8 +158,6 @@ public enum ChannelsCheck {
                         report.errors.append(ConfigError(file: i.file, line: i.line, message: "channel '\(i.id)' needs verify_token_env for the gateway's subscription handshake"))
                     }
                 }
-            } catch {
-                report.errors.append(error)
             }
         case nil: break
         }
