@@ -87,7 +87,7 @@ struct DecodingTests {
     }
 
     @Test("phone normalisation keeps national numbers, refuses letters, never echoes the number")
-    func phones() {
+    func phones() throws {
         #expect(try Addresses.normalize("2349067554729", .phone).get() == "+2349067554729")
         #expect(try Addresses.normalize("0722000000", .phone).get() == "0722000000")
         #expect(try Addresses.normalize("0722000000", .phone, countryCode: "254").get() == "+254722000000")
