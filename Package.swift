@@ -112,6 +112,9 @@ let package = Package(
         ),
 
         // Tests.
+        .target(
+            name: "EscuchaTestSupport", dependencies: ["EscuchaStore"], path: "Sources/EscuchaTestSupport",
+            swiftSettings: swiftSettings),
         .testTarget(name: "EscuchaCoreTests", dependencies: ["EscuchaCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EscuchaClassifierTests", dependencies: ["EscuchaClassifier", "EscuchaCore"],
@@ -124,7 +127,13 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "EscuchaServerTests",
-            dependencies: ["EscuchaServer", "EscuchaWorkflow", "EscuchaStore", "EscuchaCore"],
+            dependencies: [
+                "EscuchaServer", "EscuchaWorkflow", "EscuchaStore", "EscuchaCore", "EscuchaChannels", "EscuchaClassifier",
+                "EscuchaTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

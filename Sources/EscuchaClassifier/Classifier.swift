@@ -216,8 +216,8 @@ public final class Classifier: Sendable {
         var facts = TextFacts()
         let tokens = withBreaker { tokenizer.tokenize(text, breaker: $0, facts: &facts) }
         let matches = automaton.matches(in: tokens)
-        let (language, languages, script) = detectLanguage(tokens: tokens, facts: facts, hint: languageHint)
-        let flagged = findFlags(tokens: tokens, matches: matches, languages: Set(languages), text: text)
+        let (language, languages, script, present) = detectLanguage(tokens: tokens, facts: facts, hint: languageHint)
+        let flagged = findFlags(tokens: tokens, matches: matches, languages: Set(languages), present: present, text: text)
         let flags = Array(Set(flagged.map(\.flag))).sorted()
         let type = decideType(matches: matches, facts: facts, flags: flags)
         var sectors = Set<String>()
@@ -247,18 +247,23 @@ public final class Classifier: Sendable {
 
     // MARK: - Flags
 
-    private func findFlags(tokens: [Token], matches: [Automaton.Match], languages: Set<String>, text: String) -> [Evidence] {
+    private func findFlags(tokens: [Token], matches: [Automaton.Match], languages: Set<String>, present: Set<String>, text: String) -> [Evidence] {
         // Negation cues and exclusions first.
         var negations: [(end: Int, scope: Int)] = []
         var excluded: [(start: Int, end: Int, exclusion: Int)] = []
         var slotHits: [Int: [[(start: Int, end: Int)]]] = [:]
         for match in matches {
             let p = Int(match.pattern)
-            for cue in negationByPattern[p] where languages.isEmpty || languages.contains(cue.language) {
+            // Negation cues count only in a language the message is written in (Spanish "no"
+            // is Portuguese "in the"); a cue right after "si"/"if" opens a condition
+            // ("si no pagas te matan"), not a negation.
+            for cue in negationByPattern[p] where languages.contains(cue.language) {
+                let before = tokens[max(0, match.start - 2)..<match.start]
+                if before.contains(where: { common.conditionalWords.contains($0.text) }) { continue }
                 negations.append((match.end, cue.scope))
             }
             for exclusion in exclusionsByPattern[p] { excluded.append((match.start, match.end, exclusion)) }
-            for use in entrySlots[p] {
+            for use in entrySlots[p] where present.isEmpty || present.contains(entryLanguage[use.entry]) {
                 var slots = slotHits[use.entry] ?? Array(repeating: [], count: entries[use.entry].slots.count)
                 slots[use.slot].append((match.start, match.end))
                 slotHits[use.entry] = slots
@@ -270,22 +275,30 @@ public final class Classifier: Sendable {
         for entryIndex in slotHits.keys.sorted() {
             let entry = entries[entryIndex]
             let slots = slotHits[entryIndex]!
-            var spans: [(start: Int, end: Int)] = []
+            // Each span with the start of its later part, where a negation between the two
+            // parts also counts ("the volunteer never asked me for sex").
+            var spans: [(start: Int, end: Int, laterStart: Int, earlierEnd: Int)] = []
             if slots.count == 1 {
-                spans = slots[0]
+                spans = slots[0].map { ($0.start, $0.end, $0.start, $0.end) }
             } else {
                 for a in slots[0] {
                     for b in slots[1] {
                         let gap = a.end < b.start ? b.start - a.end - 1 : (b.end < a.start ? a.start - b.end - 1 : -1)
                         guard gap >= 0, gap <= entry.within else { continue }
                         guard tokens[a.start].sentence == tokens[b.start].sentence else { continue }
-                        spans.append((min(a.start, b.start), max(a.end, b.end)))
+                        let (earlier, later) = a.start <= b.start ? (a, b) : (b, a)
+                        spans.append((earlier.start, max(a.end, b.end), later.start, earlier.end))
                     }
                 }
             }
             for span in spans {
-                if entry.negatable, isNegated(span, tokens: tokens, negations: negations) { continue }
-                if isExcluded(span, flag: entry.flag, tokens: tokens, excluded: excluded) { continue }
+                if entry.negatable {
+                    if isNegated((span.start, span.end), tokens: tokens, negations: negations) { continue }
+                    if span.laterStart != span.start,
+                        isNegated((span.laterStart, span.end), tokens: tokens, negations: negations.filter { $0.end > span.earlierEnd })
+                    { continue }
+                }
+                if isExcluded((span.start, span.end), flag: entry.flag, tokens: tokens, excluded: excluded) { continue }
                 let key = "\(entry.flag.rawValue)@\(span.start)-\(span.end)"
                 guard seen.insert(key).inserted else { continue }
                 let start = tokens[span.start].start
@@ -301,7 +314,7 @@ public final class Classifier: Sendable {
             evidence = evidence.filter { loser in
                 !evidence.contains { winner in
                     winner.flag != loser.flag && (common.precedence[winner.flag]?.contains(loser.flag) ?? false)
-                        && winner.start < loser.end && loser.start < winner.end
+                        && winner.start <= loser.start && loser.end <= winner.end
                 }
             }
         }
@@ -318,7 +331,7 @@ public final class Classifier: Sendable {
     private func isExcluded(_ span: (start: Int, end: Int), flag: FlagCode, tokens: [Token], excluded: [(start: Int, end: Int, exclusion: Int)]) -> Bool {
         for hit in excluded {
             let exclusion = exclusions[hit.exclusion]
-            guard exclusion.flags.isEmpty || exclusion.flags.contains(flag) else { continue }
+            guard exclusion.flags.isEmpty || exclusion.flags.contains(where: { $0 == flag || $0.rawValue == flag.family + ".*" }) else { continue }
             switch exclusion.scope {
             case .overlap:
                 if hit.start <= span.end && span.start <= hit.end { return true }
@@ -362,11 +375,13 @@ public final class Classifier: Sendable {
         "ù": [("fr", 1)], "û": [("fr", 1)], "î": [("fr", 1)], "ï": [("fr", 1)], "ë": [("fr", 0.5)], "œ": [("fr", 1.5)],
     ]
 
-    private func detectLanguage(tokens: [Token], facts: TextFacts, hint: String?) -> (String, [String], String) {
+    /// The main language, the clearly present ones, the script, and every language with at
+    /// least one of its function words (whose lexicons may fire; empty = unknown, all may).
+    private func detectLanguage(tokens: [Token], facts: TextFacts, hint: String?) -> (String, [String], String, Set<String>) {
         let letters = facts.scripts.filter { $0.key != "Zyyy" && $0.key != "Zinh" && $0.key != "Latn" }
         if let (script, count) = letters.max(by: { $0.value < $1.value }), count * 2 >= tokens.count {
             let language = Self.scriptLanguages[script] ?? "und"
-            return (language, [language], script)
+            return (language, [language], script, [])
         }
         var scores: [String: Double] = [:]
         for token in tokens {
@@ -380,12 +395,15 @@ public final class Classifier: Sendable {
         let ranked = scores.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
         guard let top = ranked.first, top.value > 0 else {
             let language = hint ?? "und"
-            return (language, hint.map { [$0] } ?? [], "Latn")
+            return (language, hint.map { [$0] } ?? [], "Latn", [])
         }
         var languages = [top.key]
         for other in ranked.dropFirst() where other.value >= 2 && other.value >= top.value * 0.5 {
             languages.append(other.key)
         }
-        return (top.key, languages, "Latn")
+        // With weak evidence (a few words) every lexicon may fire: better a false alarm than
+        // a missed person at risk.
+        let present = top.value < 2 ? Set<String>() : Set(scores.filter { $0.value > 0 }.keys)
+        return (top.key, languages, "Latn", present)
     }
 }

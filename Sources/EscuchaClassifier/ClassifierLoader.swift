@@ -103,6 +103,16 @@ extension Classifier {
                 }
             }
         }
+        // A place name that folds to an everyday word would tag ordinary messages with a place
+        // ("eeuu" squashes to Portuguese "eu").
+        for place in places {
+            for name in [place.name] + place.aliases {
+                let words = Self.wordPatterns(name, tokenizer: tokenizer)
+                if words.count == 1, let languages = functionWords[words[0].text] {
+                    issues.append(LexiconIssue(severity: .warning, file: "places.yaml", line: nil, message: "place name '\(name)' (\(place.name)) folds to '\(words[0].text)', a common word in \(languages.joined(separator: ", ")): use a longer name"))
+                }
+            }
+        }
         return issues
     }
 }

@@ -168,6 +168,8 @@ struct CommonRules: Sendable {
     /// Flag → flags it overrides where their evidence overlaps (partner violence is
     /// `protection.gbv` only, not also `protection.violence`).
     var precedence: [FlagCode: [FlagCode]] = [:]
+    /// Words after which a negation cue opens a condition instead ("si no pagas…").
+    var conditionalWords: Set<String> = []
 
     static func parse(_ yaml: String, file: String) throws(ConfigError) -> CommonRules {
         let root = try ConfigNode.parse(yaml, file: file)
@@ -175,6 +177,7 @@ struct CommonRules: Sendable {
         for entry in root["flag_sectors"]?.entries ?? [] {
             rules.flagSectors.append((entry.key, entry.value.items.compactMap(\.string)))
         }
+        rules.conditionalWords = Set(root.strings("conditional_words").map { Classifier.foldWord($0) })
         for entry in root["precedence"]?.entries ?? [] {
             rules.precedence[FlagCode(entry.key)] = entry.value.items.compactMap(\.string).map { FlagCode($0) }
         }

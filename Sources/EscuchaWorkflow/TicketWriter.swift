@@ -77,7 +77,7 @@ struct TicketWriter: Sendable {
 
         let flags = classification.flags.map(\.rawValue)
         let severity = classification.severity ?? .low
-        let location = classification.places.first.map { $0.admin1 ?? $0.country } ?? defaultLocation
+        let location = classification.places.first?.name ?? defaultLocation
         var ticketID = try findThread(connection, contactID: contactID, text: message.text)
         var reference: String
         let newTicket = ticketID == nil

@@ -12,7 +12,10 @@ struct Escucha: AsyncParsableCommand {
             grievances to the right people in time.
             """,
         version: EscuchaVersion.current,
-        subcommands: [ClassifyCommand.self, EvalCommand.self, LexiconCommand.self, BenchCommand.self]
+        subcommands: [
+            ServeCommand.self, WorkerCommand.self, DBCommand.self, ClassifyCommand.self, EvalCommand.self, LexiconCommand.self,
+            ChannelsCommand.self, IngestCommand.self, DemoCommand.self, BenchCommand.self,
+        ]
     )
 }
 
