@@ -320,7 +320,7 @@ public final class HTTPClient: OutboxTransport {
                 kind: .invalidRequest, origin: origin, operation: operation, detail: "the message has no recipient")
         }
         let configuration = configuration
-        _ = try await perform(origin: origin, operation: operation) { (easy, transfer) throws(HTTPClientError) in
+        _ = try await perform(origin: origin, operation: operation, isMail: true) { (easy, transfer) throws(HTTPClientError) in
             try easy.prepareSMTP(message, server: server, configuration: configuration, transfer: transfer)
         }
     }
@@ -328,10 +328,10 @@ public final class HTTPClient: OutboxTransport {
     /// Runs one transfer on the client's queue: takes an idle handle (or makes one), lets
     /// `prepare` set it up, performs, and reads the result before anything else touches it.
     private func perform(
-        origin: String, operation: String,
+        origin: String, operation: String, isMail: Bool = false,
         prepare: @escaping @Sendable (CurlEasy, CurlTransfer) throws(HTTPClientError) -> Void
     ) async throws(HTTPClientError) -> HTTPResponse {
-        let transfer = CurlTransfer(maxResponseBytes: configuration.maxResponseBytes)
+        let transfer = CurlTransfer(maxResponseBytes: configuration.maxResponseBytes, isMail: isMail)
         let result: Result<HTTPResponse, HTTPClientError> = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Result<HTTPResponse, HTTPClientError>, Never>) in
                 queue.async {
@@ -353,6 +353,8 @@ public final class HTTPClient: OutboxTransport {
                         try prepare(easy, transfer)
                         outcome = .success(try easy.perform(transfer, origin: origin, operation: operation))
                     } catch {
+                        var error = error
+                        if error.origin.isEmpty { error.origin = origin }
                         outcome = .failure(error)
                     }
                     easy.finishTransfer()
@@ -383,10 +385,15 @@ final class CurlTransfer: Sendable {
     }
 
     let maxResponseBytes: Int
+    /// An SMTP transfer: the response code is the server's last reply.
+    let isMail: Bool
     private let cancelled = Atomic<Bool>(false)
     private let buffers = Mutex(Buffers())
 
-    init(maxResponseBytes: Int) { self.maxResponseBytes = maxResponseBytes }
+    init(maxResponseBytes: Int, isMail: Bool) {
+        self.maxResponseBytes = maxResponseBytes
+        self.isMail = isMail
+    }
 
     func cancel() { cancelled.store(true, ordering: .relaxed) }
     var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
@@ -595,6 +602,8 @@ final class CurlEasy: @unchecked Sendable {
         guard code == CURLE_OK else {
             let kind: HTTPClientError.Kind =
                 switch code {
+                // SMTP: a 5xx reply to MAIL, RCPT or DATA is a refusal, not a network failure.
+                case _ where transfer.isMail && status >= 500 && code != CURLE_LOGIN_DENIED: .rejected
                 case CURLE_WRITE_ERROR where transfer.overflowed: .responseTooLarge
                 case CURLE_ABORTED_BY_CALLBACK where transfer.isCancelled: .cancelled
                 case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT, CURLE_BAD_FUNCTION_ARGUMENT: .invalidRequest
@@ -606,7 +615,6 @@ final class CurlEasy: @unchecked Sendable {
                     .tls
                 case CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE: .connectionLost
                 case CURLE_LOGIN_DENIED: .authenticationFailed
-                case CURLE_SEND_FAIL_REWIND, CURLE_UPLOAD_FAILED: status >= 500 ? .rejected : .other
                 default: .other
                 }
             throw HTTPClientError(

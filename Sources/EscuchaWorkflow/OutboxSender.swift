@@ -297,7 +297,8 @@ public final class OutboxSender: Service {
         }
         var callback = ""
         if let publicURL = instance.publicURL {
-            let reference = item.idempotencyKey.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+            let reference = item.idempotencyKey.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
             callback = Self.withoutTrailingSlash(publicURL) + "/webhooks/sms/\(instance.id)/status?uuid=\(reference)"
         }
         let rendered = template.render([
