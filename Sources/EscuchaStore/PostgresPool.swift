@@ -108,6 +108,7 @@ public final class PostgresPool: Sendable {
     /// Runs `body` with a connection of the pool, on that connection's thread.
     ///
     /// - Parameter body: synchronous work on the connection; it must not keep the connection.
+    @discardableResult
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PGConnection) throws -> T) async throws -> T {
         let index = try await acquire()
         defer { release(index) }
@@ -135,6 +136,7 @@ public final class PostgresPool: Sendable {
 
     /// Runs `body` in a transaction on a connection of the pool: `BEGIN`, then `COMMIT`, or
     /// `ROLLBACK` when `body` throws. See ``PGConnection/transaction(_:)`` for the errors.
+    @discardableResult
     public func withTransaction<T: Sendable>(_ body: @escaping @Sendable (PGConnection) throws -> T) async throws -> T {
         try await withConnection { connection in
             try connection.transaction { try body(connection) }

@@ -79,6 +79,11 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConve
             parts.append(.bind(value.postgresBind))
         }
 
+        /// An optional value: NULL when `nil`.
+        public mutating func appendInterpolation<T: PostgresEncodable>(_ value: T?) {
+            parts.append(.bind(value.postgresBind))
+        }
+
         /// A prepared bind parameter.
         public mutating func appendInterpolation(bind: PostgresBind) {
             parts.append(.bind(bind))
