@@ -123,7 +123,6 @@ struct DBCommand: AsyncParsableCommand {
                 conninfo = try cluster.conninfo()
             }
             let pool = PostgresPool(configuration: .init(conninfo: conninfo, size: 1))
-            defer { Task { await pool.close() } }
             do {
                 let version = try await pool.withConnection { $0.serverVersion }
                 print("server:       PostgreSQL \(version / 10000).\(version % 10000)")
@@ -131,9 +130,14 @@ struct DBCommand: AsyncParsableCommand {
                 let known = try Migrator().migrations.map(\.version)
                 let pending = known.filter { !applied.contains($0) }
                 print("migrations:   \(applied.count) applied, \(pending.count) pending")
+                await pool.close()
             } catch let error as StoreError where error.operation == "connecting" {
+                await pool.close()
                 writeToStandardError("cannot connect: \(error)")
                 throw ExitCode(3)
+            } catch {
+                await pool.close()
+                throw error
             }
         }
     }
