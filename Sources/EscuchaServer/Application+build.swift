@@ -96,7 +96,12 @@ struct WebhookController: Sendable {
             }
             body += chunk.getBytes(at: chunk.readerIndex, length: chunk.readableBytes) ?? []
         }
-        let headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
+        var headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
+        // HTTP/1 `Host` arrives as the request's authority, not as a header field; signatures
+        // (Twilio's) are computed over the URL the gateway called, so keep it.
+        if let authority = request.head.authority, !headers.contains(where: { $0.name.lowercased() == "host" }) {
+            headers.insert((name: "Host", value: authority), at: 0)
+        }
         let remote = context.remoteAddress?.ipAddress
         let raw = RawRequestBuilder.make(method: request.method.rawValue, uri: request.uri.description, headers: headers, body: body, remote: remote)
         let result = await intake.receive(channelID: channel, request: raw, oversize: oversize)

@@ -15,7 +15,7 @@ import Testing
     }
 
     @Test func aMessageBecomesATicketWithFlagsAndAQueuedAcknowledgement() async throws {
-        try await TestServer.run("flow") { server in
+        try await TestServer.run("flow") { (server: TestServer) async throws in
             let response = try await server.postTwilio(Self.twilioMessage(sid: "SM0001", body: "mi esposo me pega todos los dias, estoy en Tapachula"))
             #expect(response.status == 200)
             #expect(response.body.contains("<Response"))
@@ -48,7 +48,7 @@ import Testing
     }
 
     @Test func aRetryIsStoredOnceAndAnsweredAsSuccess() async throws {
-        try await TestServer.run("dup") { server in
+        try await TestServer.run("dup") { (server: TestServer) async throws in
             let fields = Self.twilioMessage(sid: "SM0002", body: "Donde puedo recibir comida?")
             #expect(try await server.postTwilio(fields).status == 200)
             #expect(try await server.postTwilio(fields).status == 200)
@@ -61,7 +61,7 @@ import Testing
     }
 
     @Test func aFollowUpFromTheSameSenderJoinsTheOpenTicket() async throws {
-        try await TestServer.run("thread") { server in
+        try await TestServer.run("thread") { (server: TestServer) async throws in
             #expect(try await server.postTwilio(Self.twilioMessage(sid: "SM0010", body: "Necesito ayuda con comida")).status == 200)
             #expect(try await server.postTwilio(Self.twilioMessage(sid: "SM0011", body: "y ademas la policia me pidio plata para pasar")).status == 200)
             #expect(try await server.scalar("SELECT count(*) FROM tickets", as: Int.self) == 1)
@@ -74,7 +74,7 @@ import Testing
     }
 
     @Test func badRequestsGetTheRightStatusAndAreKept() async throws {
-        try await TestServer.run("bad") { server in
+        try await TestServer.run("bad") { (server: TestServer) async throws in
             // Wrong signature → 403.
             let forged = try await server.postTwilio(Self.twilioMessage(sid: "SM0100", body: "hola"), token: "wrong")
             #expect(forged.status == 403)
@@ -99,7 +99,7 @@ import Testing
     }
 
     @Test func nulBytesInvalidUTF8AndLongTextsAreKeptVerbatim() async throws {
-        try await TestServer.run("bytes") { server in
+        try await TestServer.run("bytes") { (server: TestServer) async throws in
             // Invalid UTF-8 and a NUL byte inside a JSON body.
             var body = Array(#"{"id":"x-1","from":"+573001112233","text":"hola "#.utf8)
             body += [0xFF, 0xFE, 0x00, 0xC3]
@@ -119,14 +119,14 @@ import Testing
     }
 
     @Test func healthAndMetricsAreServed() async throws {
-        try await TestServer.run("health") { server in
+        try await TestServer.run("health") { (server: TestServer) async throws in
             let health = try await server.send("GET", "/healthz")
             #expect(health.status == 200)
-            _ = try await server.postTwilio(Self.twilioMessage(sid: "SM0200", body: "me robaron en la trocha"))
+            _ = try await server.postTwilio(Self.twilioMessage(sid: "SM0200", body: "me golpearon y me robaron en la trocha"))
             let metrics = try await server.send("GET", "/metrics")
             #expect(metrics.status == 200)
             #expect(metrics.body.contains(#"escucha_webhook_requests_total{channel="twilio-test",outcome="accepted"} 1"#))
-            #expect(metrics.body.contains("escucha_outbox_depth 1"))
+            #expect(metrics.body.contains("escucha_outbox_depth 1.0"))
             #expect(metrics.body.contains("escucha_flags_raised_total"))
         }
     }
