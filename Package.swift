@@ -100,11 +100,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "EscuchaReports",
+            dependencies: ["EscuchaCore", "EscuchaStore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "escucha",
             dependencies: [
                 "EscuchaCore", "EscuchaClassifier", "EscuchaChannels", "EscuchaStore",
-                "EscuchaWorkflow", "EscuchaServer",
+                "EscuchaWorkflow", "EscuchaServer", "EscuchaReports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -124,6 +129,13 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "EscuchaStoreTests", dependencies: ["EscuchaStore", "EscuchaCore"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EscuchaReportsTests", dependencies: ["EscuchaReports", "EscuchaCore", "EscuchaStore", "EscuchaTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EscuchaWorkflowTests",
+            dependencies: ["EscuchaWorkflow", "EscuchaCore", "EscuchaStore", "EscuchaClassifier", "EscuchaChannels", "EscuchaTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "EscuchaServerTests",

@@ -1,0 +1,1 @@
+// Early-warning summaries and exports for managers (see docs/reports.md when it lands).
