@@ -7,7 +7,7 @@ import Foundation
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure speed; prints figures (build with -c release for real numbers).",
-        subcommands: [ClassifyBench.self])
+        subcommands: [ClassifyBench.self, BenchIntakeCommand.self])
 
     struct ClassifyBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -1,0 +1,141 @@
+import ArgumentParser
+import EscuchaClassifier
+import EscuchaCore
+import EscuchaStore
+import EscuchaWorkflow
+import Foundation
+import Synchronization
+
+/// `escucha bench intake`: load a running server on loopback and compare with pgbench.
+struct BenchIntakeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "intake",
+        abstract: "Drive a running `escucha serve` with concurrent webhook requests; print requests/s, latency and committed messages.",
+        discussion: """
+            Start the server first (e.g. `escucha serve --port 8080` with ESCUCHA_DEMO_TOKEN=demo). \
+            The benchmark posts --requests generated messages to the demo-json channel over \
+            --connections concurrent connections, then counts the messages the database committed \
+            for this run and compares them with the success answers (they must be equal). Unless \
+            --no-pgbench, it then runs pgbench's simple-update test (-N) with the same clients on \
+            the same cluster, in a scratch database, for comparison. Only loopback URLs are accepted.
+            """)
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "The server's base URL (loopback only).")
+    var url = "http://127.0.0.1:8080"
+
+    @Option(help: "The channel instance to post to (a generic-json gateway).")
+    var channel = "demo-json"
+
+    @Option(help: "The channel's token (X-Escucha-Token).")
+    var token = ProcessInfo.processInfo.environment["ESCUCHA_DEMO_TOKEN"] ?? "demo"
+
+    @Option(help: "Concurrent connections.")
+    var connections = 32
+
+    @Option(help: "Requests in all.")
+    var requests = 20_000
+
+    @Flag(help: "Skip the pgbench comparison.")
+    var noPgbench = false
+
+    func validate() throws {
+        guard let host = URL(string: url)?.host, ["127.0.0.1", "localhost", "::1"].contains(host) || host.hasPrefix("127.") else {
+            throw ValidationError("--url must be a loopback address (127.0.0.0/8, localhost or ::1): load tests never leave this machine.")
+        }
+        if connections < 1 || requests < 1 { throw ValidationError("--connections and --requests must be positive.") }
+    }
+
+    func run() async throws {
+        let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        var generator = MessageGenerator(seed: 7)
+        let texts = (0..<min(requests, 5000)).map { _ in String(generator.next().prefix(300)) }
+        let client = HTTPClient()
+        let next = Atomic<Int>(0)
+        let latencies = Mutex<[Double]>([])
+        let outcomes = Mutex<[Int: Int]>([:])
+        let endpoint = url + "/webhooks/sms/" + channel
+        let clock = ContinuousClock()
+        let started = clock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<connections {
+                group.addTask {
+                    while true {
+                        let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                        if index >= requests { return }
+                        let body: [String: String] = [
+                            "id": "bench-\(runID)-\(index)", "from": "+57300\(String(format: "%07d", index % 9_999_999))",
+                            "text": texts[index % texts.count],
+                        ]
+                        let data = try JSONSerialization.data(withJSONObject: body)
+                        let request = HTTPRequest(
+                            method: "POST", url: endpoint,
+                            headers: [("Content-Type", "application/json"), ("X-Escucha-Token", token)], body: [UInt8](data))
+                        let t0 = clock.now
+                        let status: Int
+                        do { status = try await client.send(request).status } catch { status = 0 }
+                        let elapsed = (clock.now - t0).seconds * 1000
+                        latencies.withLock { $0.append(elapsed) }
+                        outcomes.withLock { $0[status, default: 0] += 1 }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let total = (clock.now - started).seconds
+        let sorted = latencies.withLock { $0.sorted() }
+        func p(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
+        let answers = outcomes.withLock { $0 }
+        let successes = answers.filter { (200..<300).contains($0.key) }.values.reduce(0, +)
+        let pool = try await database.makePool(size: 1, migrate: false)
+        let pattern = "bench-\(runID)-%"
+        let committed = try await pool.withConnection { connection in
+            try connection.query("SELECT count(*) AS n FROM messages WHERE channel_id = \(channel) AND external_id LIKE \(pattern)")[0].decode("n", as: Int.self)
+        }
+        print("requests: \(requests) over \(connections) connections in \(String(format: "%.2f", total)) s")
+        print("answers: " + answers.sorted { $0.key < $1.key }.map { "\($0.key == 0 ? "error" : String($0.key)): \($0.value)" }.joined(separator: ", "))
+        print(String(format: "throughput: %.0f requests/s; latency ms: p50 %.1f  p90 %.1f  p99 %.1f  max %.1f", Double(requests) / total, p(0.5), p(0.9), p(0.99), p(1.0)))
+        print("committed messages: \(committed); success answers: \(successes); \(committed == successes ? "equal" : "NOT EQUAL (a success was answered for a message that is not committed, or a spooled message is not yet drained)")")
+        print(String(format: "committed messages/s: %.0f", Double(committed) / total))
+        if !noPgbench { try await runPgbench(pool: pool) }
+        await pool.close()
+    }
+
+    /// pgbench -N (simple update) with the same clients, in a scratch database on the same cluster.
+    private func runPgbench(pool: PostgresPool) async throws {
+        let scratch = "escucha_pgbench"
+        try await pool.withConnection { connection in
+            try connection.execute(unsafeScript: "DROP DATABASE IF EXISTS \(scratch)")
+            try connection.execute(unsafeScript: "CREATE DATABASE \(scratch)")
+        }
+        let conninfo = try database.location.conninfo()
+        let tools = ["/usr/bin"] + ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).sorted().reversed().map { "/usr/lib/postgresql/\($0)/bin" }
+        guard let pgbench = tools.map({ $0 + "/pgbench" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            print("pgbench: not found (install the postgresql package)")
+            return
+        }
+        func runTool(_ arguments: [String]) throws -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: pgbench)
+            process.arguments = arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        var target = conninfo + " dbname=\(scratch)"
+        if conninfo.hasPrefix("postgres"), var components = URLComponents(string: conninfo) {
+            components.path = "/" + scratch
+            target = components.string ?? conninfo
+        }
+        _ = try runTool(["-i", "-q", "-s", "1", target])
+        let output = try runTool(["-N", "-c", String(connections), "-j", "2", "-T", "10", target])
+        let tps = output.split(separator: "\n").first { $0.hasPrefix("tps") }.map(String.init) ?? "no tps line (pgbench failed)"
+        print("pgbench -N -c \(connections) -j 2 -T 10: \(tps)")
+        try await pool.withConnection { try $0.execute(unsafeScript: "DROP DATABASE IF EXISTS \(scratch)") }
+    }
+}
