@@ -1,0 +1,168 @@
+public import EscuchaCore
+public import EscuchaStore
+public import Foundation
+
+/// Applies `Config/escalation.yaml` to a ticket inside intake's transaction: sets
+/// severity, restriction, team, assignee and deadlines, and plans level 0 of every
+/// applying chain as an `escalations` row (sent by ``EscalationWorker``).
+public struct EscalationPlanner: Sendable {
+    /// The rules.
+    public let rules: EscalationRuleSet
+
+    /// Creates a planner.
+    /// - Parameter rules: the rules in evaluation order.
+    public init(rules: EscalationRuleSet) { self.rules = rules }
+
+    /// Reads `escalation.yaml` from the configuration folder, checking flags against `taxonomy.yaml`.
+    /// - Parameter configDirectory: the configuration folder (`Config`).
+    public static func load(configDirectory: String) throws(ConfigError) -> EscalationPlanner {
+        let taxonomy = try Taxonomy.load(path: configDirectory + "/taxonomy.yaml")
+        return EscalationPlanner(rules: try EscalationRuleSet.load(path: configDirectory + "/escalation.yaml", taxonomy: taxonomy))
+    }
+
+    /// Plans the escalation of a ticket that was just created or received a new message.
+    /// Call it inside the transaction that wrote the ticket. Idempotent: a second call for
+    /// the same ticket adds nothing already planned, never lowers severity, never lifts
+    /// the restriction, keeps an existing team, assignee or earlier deadline, and plans
+    /// nothing once the ticket is acknowledged.
+    /// - Parameters:
+    ///   - ticketID: the ticket.
+    ///   - flags: flags of the ticket (all its messages).
+    ///   - severity: the severity the taxonomy gives.
+    ///   - type: the feedback type.
+    ///   - channelID: the channel of the first message.
+    ///   - location: the place key.
+    ///   - language: the language.
+    ///   - restricted: restricted by the taxonomy.
+    ///   - now: intake time; deadlines count from it.
+    ///   - connection: the connection in intake's transaction.
+    /// - Returns: what the rules decided.
+    @discardableResult
+    public func plan(
+        ticketID: Int64, flags: [FlagCode], severity: Severity, type: String?, channelID: String?, location: String?,
+        language: String?, restricted: Bool, now: Date, on connection: PGConnection
+    ) throws -> EscalationOutcome {
+        let current = try connection.query(
+            "SELECT team, acknowledged_at, status FROM tickets WHERE id = \(ticketID) FOR UPDATE",
+            operation: "reading the ticket to escalate")
+        guard let row = current.first else { throw EscalationError.ticketNotFound(ticketID) }
+        let existingTeam: String? = try row.decode("team")
+        let acknowledgedAt: Date? = try row.decode("acknowledged_at")
+        let status: String = try row.decode("status")
+        let facts = EscalationFacts(
+            flags: Set(flags), severity: severity, type: type, channelID: channelID, location: location, language: language,
+            team: existingTeam, restricted: restricted)
+        let outcome = rules.evaluate(facts, now: now)
+        if let team = outcome.team, existingTeam == nil {
+            try connection.execute(
+                "INSERT INTO teams (id, name) VALUES (\(team), \(team)) ON CONFLICT (id) DO NOTHING",
+                operation: "recording the ticket's team")
+        }
+        try connection.execute(
+            """
+            UPDATE tickets
+               SET severity = CASE WHEN severity_rank < \(Self.rank(outcome.severity)) THEN \(outcome.severity.rawValue) ELSE severity END,
+                   restricted = restricted OR \(outcome.restricted),
+                   team = COALESCE(team, \(outcome.team)),
+                   assignee_id = COALESCE(assignee_id, (SELECT id FROM officers WHERE login = \(outcome.assignee) AND active)),
+                   ack_due_at = LEAST(ack_due_at, \(outcome.acknowledgeBy)),
+                   resolve_due_at = LEAST(resolve_due_at, \(outcome.resolveBy)),
+                   updated_at = \(now)
+             WHERE id = \(ticketID)
+            """, operation: "applying escalation rules to the ticket")
+        var planned = 0
+        if acknowledgedAt == nil && !["resolved", "closed"].contains(status) {
+            for step in outcome.steps {
+                planned += try connection.execute(
+                    """
+                    INSERT INTO escalations (ticket_id, rule, level, target, due_at)
+                    VALUES (\(ticketID), \(step.rule), \(step.level), \(step.target.description), \(step.dueAt))
+                    ON CONFLICT (ticket_id, rule, level) DO NOTHING
+                    """, operation: "planning an escalation")
+            }
+        }
+        let details = try JSON(
+            encoding: PlanEvent(
+                rules: outcome.matches.map(\.rule.name), severity: outcome.severity.rawValue, restricted: outcome.restricted,
+                team: outcome.team, planned: planned))
+        try connection.execute(
+            """
+            INSERT INTO ticket_events (ticket_id, at, actor, interface, action, details)
+            VALUES (\(ticketID), \(now), 'system', 'system', 'rules', \(details))
+            """, operation: "recording the escalation plan")
+        return outcome
+    }
+
+    static func rank(_ severity: Severity) -> Int {
+        switch severity {
+        case .low: 0
+        case .medium: 1
+        case .high: 2
+        case .critical: 3
+        }
+    }
+
+    private struct PlanEvent: Encodable {
+        var rules: [String]
+        var severity: String
+        var restricted: Bool
+        var team: String?
+        var planned: Int
+    }
+}
+
+/// Errors of the escalation workflow. `description` names ids and rules only.
+public enum EscalationError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The ticket does not exist.
+    case ticketNotFound(Int64)
+    /// The officer login is not in the `officers` table.
+    case officerNotFound(String)
+
+    public var description: String {
+        switch self {
+        case .ticketNotFound(let id): "ticket \(id) does not exist; plan escalations after the ticket is inserted, in the same transaction"
+        case .officerNotFound(let login): "officer '\(login)' is not known; add them to Config/teams.yaml and run `escucha officers sync`"
+        }
+    }
+}
+
+/// Acknowledging a ticket: the escalation chain stops.
+public enum EscalationAcknowledgement {
+    /// Records that `officer` took the ticket in hand: sets `tickets.acknowledged_at` (once),
+    /// moves a new or escalated ticket to open, marks every pending escalation of the
+    /// ticket acknowledged, and writes an audit event.
+    /// - Parameters:
+    ///   - ticketID: the ticket.
+    ///   - officer: the officer's login.
+    ///   - interface: `console`, `cli`, `http`.
+    ///   - now: the time.
+    ///   - connection: a connection in a transaction.
+    /// - Returns: how many pending escalations stopped.
+    @discardableResult
+    public static func acknowledge(ticketID: Int64, officer: String, interface: String, now: Date, on connection: PGConnection) throws -> Int {
+        let found = try connection.query("SELECT id FROM officers WHERE login = \(officer)", operation: "finding the officer")
+        guard let officerID: Int64 = try found.first?.decode("id") else { throw EscalationError.officerNotFound(officer) }
+        let updated = try connection.execute(
+            """
+            UPDATE tickets
+               SET acknowledged_at = COALESCE(acknowledged_at, \(now)),
+                   first_response_at = COALESCE(first_response_at, \(now)),
+                   assignee_id = COALESCE(assignee_id, \(officerID)),
+                   status = CASE WHEN status IN ('new', 'escalated') THEN 'open' ELSE status END,
+                   updated_at = \(now)
+             WHERE id = \(ticketID)
+            """, operation: "acknowledging the ticket")
+        guard updated == 1 else { throw EscalationError.ticketNotFound(ticketID) }
+        let stopped = try connection.execute(
+            """
+            UPDATE escalations SET acknowledged_at = \(now), acknowledged_by = \(officerID)
+             WHERE ticket_id = \(ticketID) AND acknowledged_at IS NULL
+            """, operation: "stopping the ticket's escalations")
+        try connection.execute(
+            """
+            INSERT INTO ticket_events (ticket_id, at, actor, interface, action, details)
+            VALUES (\(ticketID), \(now), \(officer), \(interface), 'acknowledged', \(JSON("{}")))
+            """, operation: "recording the acknowledgement")
+        return stopped
+    }
+}

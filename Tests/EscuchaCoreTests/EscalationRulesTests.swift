@@ -1,0 +1,150 @@
+import EscuchaCore
+import Foundation
+import Testing
+
+/// The shipped configuration, read from the repository.
+private enum ShippedConfig {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var rulesPath: String { root.appendingPathComponent("Config/escalation.yaml").path }
+    static var teamsPath: String { root.appendingPathComponent("Config/teams.yaml").path }
+    static var taxonomyPath: String { root.appendingPathComponent("Config/taxonomy.yaml").path }
+}
+
+@Suite struct EscalationRulesLoadingTests {
+    @Test func theShippedRulesAndTeamsAreValidAndConsistent() throws {
+        let taxonomy = try Taxonomy.load(path: ShippedConfig.taxonomyPath)
+        let (rules, problems) = EscalationRuleSet.check(try ConfigNode.load(path: ShippedConfig.rulesPath), taxonomy: taxonomy)
+        #expect(problems.isEmpty, "\(problems)")
+        let directory = try EscalationDirectory.load(path: ShippedConfig.teamsPath)
+        #expect(directory.problems(with: rules).isEmpty, "\(directory.problems(with: rules))")
+    }
+
+    @Test func anUnknownFlagIsReportedWithFileAndLine() throws {
+        let taxonomy = try Taxonomy.load(path: ShippedConfig.taxonomyPath)
+        let yaml = """
+            rules:
+              - name: a
+                when:
+                  flags: [protection.gbv, protection.nonsense]
+            """
+        #expect(throws: ConfigError(file: "x.yaml", line: 4, message: "unknown flag 'protection.nonsense'; flags are listed in Config/taxonomy.yaml")) {
+            try EscalationRuleSet.parse(yaml, file: "x.yaml", taxonomy: taxonomy)
+        }
+    }
+
+    @Test(arguments: [
+        ("rules:\n  - name: a\n    then: {acknowledge_within: soon}\n", 3, "'acknowledge_within' is not a duration"),
+        ("rules:\n  - name: a\n    chain:\n      - {notify: \"boss\"}\n", 4, "'boss' is not a target"),
+        ("rules:\n  - name: a\n    when: {severity: [urgent]}\n", 3, "'urgent' is not a severity"),
+        ("rules:\n  - name: a\n    colour: red\n", 3, "unknown key 'colour'"),
+        ("rules:\n  - name: a\n  - name: a\n", 3, "rule name 'a' is already used"),
+        ("rules:\n  - summary: no name\n", 2, "missing 'name'"),
+    ])
+    func problemsNameTheLine(yaml: String, line: Int, message: String) {
+        let (_, problems) = EscalationRuleSet.check(try! ConfigNode.parse(yaml, file: "r.yaml"))
+        #expect(problems.first?.line == line)
+        #expect(problems.first?.message.hasPrefix(message) == true, "\(problems)")
+        #expect(problems.first?.description.hasPrefix("r.yaml:\(line): ") == true)
+    }
+
+    @Test func durationsParseAndPrint() {
+        #expect(EscalationDuration(parsing: "4h") == .hours(4))
+        #expect(EscalationDuration(parsing: "30m") == .minutes(30))
+        #expect(EscalationDuration(parsing: "2d") == .days(2))
+        #expect(EscalationDuration(parsing: "1w") == .days(7))
+        #expect(EscalationDuration(parsing: "soon") == nil)
+        #expect(EscalationDuration.days(7).description == "1w")
+        #expect(EscalationDuration.minutes(90).description == "90m")
+    }
+}
+
+@Suite struct EscalationEvaluationTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+    var rules: EscalationRuleSet {
+        get throws { try EscalationRuleSet.load(path: ShippedConfig.rulesPath) }
+    }
+
+    @Test func seaByAidWorkersGoesOnlyToThePSEAFocalPoint() throws {
+        let outcome = try rules.evaluate(
+            EscalationFacts(flags: ["misconduct.sexual_exploitation", "discrimination.mistreatment"], severity: .critical, restricted: true), now: now)
+        #expect(outcome.matches.map(\.rule.name) == ["psea"])
+        #expect(outcome.stoppedBy == "psea")
+        #expect(outcome.team == "psea")
+        #expect(outcome.restricted)
+        #expect(outcome.steps.map(\.target) == [.role("psea_focal_point")])
+        #expect(outcome.steps.first?.dueAt == now)
+    }
+
+    @Test func childProtectionGoesToTheProtectionFocalPointRestricted() throws {
+        let outcome = try rules.evaluate(EscalationFacts(flags: ["protection.child_at_risk"], severity: .critical), now: now)
+        #expect(outcome.restricted)
+        #expect(outcome.team == "protection")
+        #expect(outcome.steps.map(\.target) == [.role("protection_focal_point")])
+        #expect(outcome.acknowledgeBy == now.addingTimeInterval(4 * 3600))
+        #expect(outcome.matches.first?.reasons == ["flag protection.child_at_risk"])
+    }
+
+    @Test func selfHarmGoesToTheDutyOfficerWithTheShortestDeadline() throws {
+        let outcome = try rules.evaluate(
+            EscalationFacts(flags: ["protection.self_harm", "protection.child_at_risk"], severity: .critical, restricted: true), now: now)
+        #expect(outcome.steps.first?.target == .role("duty_officer"))
+        #expect(outcome.steps.map(\.target).contains(.role("protection_focal_point")))
+        #expect(outcome.acknowledgeBy == now.addingTimeInterval(3600))
+        #expect(outcome.restricted)
+    }
+
+    @Test(arguments: [
+        (Severity.high, "tier-high", 24), (.medium, "tier-medium", 48), (.low, "tier-low", 168),
+    ])
+    func priorityTiersSetTheAcknowledgeDeadline(severity: Severity, rule: String, hours: Int) throws {
+        let outcome = try rules.evaluate(EscalationFacts(flags: [], severity: severity, type: "complaint"), now: now)
+        #expect(outcome.matches.map(\.rule.name) == [rule])
+        #expect(outcome.acknowledgeBy == now.addingTimeInterval(TimeInterval(hours * 3600)))
+        #expect(outcome.team == "cea")
+    }
+
+    @Test func conditionsAreAndedAndListsAreOred() {
+        let condition = EscalationCondition(families: ["protection"], types: ["request", "complaint"], locations: ["Cúcuta"])
+        #expect(condition.evaluate(EscalationFacts(flags: ["protection.violence"], severity: .high, type: "request", location: "cúcuta")).holds)
+        #expect(!condition.evaluate(EscalationFacts(flags: ["protection.violence"], severity: .high, type: "praise", location: "Cúcuta")).holds)
+        #expect(!condition.evaluate(EscalationFacts(flags: ["stigma.rumour"], severity: .high, type: "request", location: "Cúcuta")).holds)
+    }
+}
+
+@Suite struct EscalationChainTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+    let rule = EscalationRule(
+        name: "r", condition: .init(),
+        actions: .init(
+            acknowledgeWithin: .hours(4),
+            chain: [.init(target: .role("focal"), within: .hours(4)), .init(target: .role("coordinator"), within: .hours(2)), .init(target: .role("head"))],
+            remindEvery: .hours(1), maxReminders: 2))
+
+    @Test func eachLevelSchedulesTheNextAfterItsDeadline() {
+        var chain = EscalationChain(rule: rule)
+        let first = chain.due(level: 0, now: now)
+        #expect(first == [
+            .notify(level: 0, target: .role("focal"), via: [.email], reminder: 0, acknowledgeBy: now.addingTimeInterval(4 * 3600)),
+            .schedule(level: 1, target: .role("coordinator"), dueAt: now.addingTimeInterval(4 * 3600)),
+        ])
+        let second = chain.due(level: 1, now: now.addingTimeInterval(4 * 3600))
+        #expect(second.last == .schedule(level: 2, target: .role("head"), dueAt: now.addingTimeInterval(6 * 3600)))
+    }
+
+    @Test func theLastLevelIsRemindedUntilTheLimit() {
+        var chain = EscalationChain(rule: rule, waitingFor: 2)
+        #expect(chain.due(level: 2, now: now).last == .schedule(level: 3, target: .role("head"), dueAt: now.addingTimeInterval(3600)))
+        #expect(chain.due(level: 3, now: now).first == .notify(level: 3, target: .role("head"), via: [.email], reminder: 1, acknowledgeBy: now.addingTimeInterval(3600)))
+        let last = chain.due(level: 4, now: now)
+        #expect(last.count == 1)
+        #expect(chain.state == .exhausted)
+    }
+
+    @Test func acknowledgementStopsTheChain() {
+        var chain = EscalationChain(rule: rule)
+        _ = chain.due(level: 0, now: now)
+        #expect(chain.acknowledge() == [.cancelPending])
+        #expect(chain.due(level: 1, now: now).isEmpty)
+        #expect(chain.state == .acknowledged)
+    }
+}
