@@ -117,11 +117,14 @@ public enum EscalationError: Error, Sendable, Equatable, CustomStringConvertible
     case ticketNotFound(Int64)
     /// The officer login is not in the `officers` table.
     case officerNotFound(String)
+    /// The referral does not exist.
+    case referralNotFound(Int64)
 
     public var description: String {
         switch self {
         case .ticketNotFound(let id): "ticket \(id) does not exist; plan escalations after the ticket is inserted, in the same transaction"
-        case .officerNotFound(let login): "officer '\(login)' is not known; add them to Config/teams.yaml and run `escucha officers sync`"
+        case .officerNotFound(let login): "officer '\(login)' is not known or not active; add them to Config/teams.yaml and run `escucha officers sync`"
+        case .referralNotFound(let id): "referral \(id) does not exist"
         }
     }
 }

@@ -330,3 +330,23 @@ public struct EscalationNotice: Sendable, Hashable {
         ]
     }
 }
+
+extension EscalationWorker {
+    /// A worker configured from `escalation.yaml`, `taxonomy.yaml` and `teams.yaml` of the
+    /// configuration folder.
+    /// - Parameters:
+    ///   - configDirectory: the configuration folder (`Config`).
+    ///   - pool: the database.
+    ///   - protector: encrypts destinations written to the outbox.
+    ///   - configuration: batch size, poll interval.
+    ///   - logger: where the worker logs.
+    public static func load(
+        configDirectory: String, pool: PostgresPool, protector: ContactProtector, configuration: Configuration = Configuration(),
+        logger: Logger
+    ) throws(ConfigError) -> EscalationWorker {
+        let planner = try EscalationPlanner.load(configDirectory: configDirectory)
+        let directory = try EscalationDirectory.load(path: configDirectory + "/teams.yaml")
+        return EscalationWorker(
+            pool: pool, rules: planner.rules, directory: directory, protector: protector, configuration: configuration, logger: logger)
+    }
+}
