@@ -42,6 +42,8 @@ public struct FlagDefinition: Sendable, Equatable {
     /// An optional place in a National Society's own coding framework
     /// (type → category → code), kept for exports.
     public var framework: String?
+    /// The framework category the code belongs to, when the framework has one.
+    public var category: String?
 }
 
 /// The classifier's contract: flags, feedback types and sectors, loaded from

@@ -3,7 +3,8 @@ import Foundation
 extension Taxonomy {
     /// Loads and validates a taxonomy from YAML.
     ///
-    /// The file has `flags:` (a list of `{code, summary, severity, restricted, framework}`),
+    /// The file has `flags:` (a list of `{code, summary, severity, restricted (or sensitive),
+    /// framework, category}`),
     /// `types:` and `sectors:` (lists of codes) and `fallback_type:`.
     /// - Parameters:
     ///   - yaml: the document.
@@ -27,10 +28,11 @@ extension Taxonomy {
             guard let severity = Severity(rawValue: severityText) else {
                 throw node["severity"]!.error("unknown severity '\(severityText)': use low, medium, high or critical")
             }
-            let restricted = node["restricted"]?.bool ?? false
+            // `sensitive` is the word many coding frameworks use for the same mark.
+            let restricted = node["restricted"]?.bool ?? node["sensitive"]?.bool ?? false
             flags.append(FlagDefinition(
                 code: FlagCode(code), family: String(parts[0]), summary: node["summary"]?.string ?? "",
-                severity: severity, restricted: restricted, framework: node["framework"]?.string))
+                severity: severity, restricted: restricted, framework: node["framework"]?.string, category: node["category"]?.string))
         }
         let types = root.strings("types")
         guard !types.isEmpty else { throw root.error("missing 'types': list the feedback types") }

@@ -174,7 +174,7 @@ public final class Intake: Sendable {
             return IntakeResponse(status: 200, contentType: "text/plain", body: Array(challenge.utf8), outcome: .challenge, inboundID: inboundID)
         case .ignored(let ignored):
             do {
-                try await applyStatuses(ignored.statuses)
+                try await applyStatuses(ignored.statuses, channelID: channelID, receivedAt: receivedAt)
                 try await applyEvents(ignored.events, channelID: channelID, inboundID: inboundID)
             } catch {
                 return failed(inboundID, error)
@@ -233,7 +233,7 @@ public final class Intake: Sendable {
         _ messages: [InboundMessage], parts: [MessagePart], statuses: [DeliveryStatusUpdate], events: [ChannelEvent],
         instance: ChannelInstance, inboundID: Int64
     ) async throws -> IntakeResponse {
-        try await applyStatuses(statuses)
+        try await applyStatuses(statuses, channelID: instance.id, receivedAt: Date())
         try await applyEvents(events, channelID: instance.id, inboundID: inboundID)
         if messages.isEmpty {
             await mark(inboundID, status: "accepted", reason: parts.isEmpty ? "no message in the request" : "part of a multi-part message; waiting for the rest")
@@ -289,20 +289,10 @@ public final class Intake: Sendable {
         }
     }
 
-    /// Delivery reports update the outbox row the provider id names.
-    private func applyStatuses(_ statuses: [DeliveryStatusUpdate]) async throws {
-        guard !statuses.isEmpty else { return }
-        try await pool.withTransaction { connection in
-            for status in statuses {
-                guard let providerID = status.externalID ?? status.reference else { continue }
-                let failed = status.state == .failed || status.state == .errored
-                try connection.execute(
-                    """
-                    UPDATE outbox SET last_error = CASE WHEN \(failed) THEN \("provider reported " + status.providerStatus) ELSE last_error END,
-                           status = CASE WHEN \(failed) AND status = 'sent' THEN 'failed' ELSE status END
-                    WHERE provider_id = \(providerID) OR idempotency_key = \(providerID)
-                    """, operation: "applying a delivery report")
-            }
+    /// Delivery reports update the outbox row the provider id (or our reference) names.
+    private func applyStatuses(_ statuses: [DeliveryStatusUpdate], channelID: String, receivedAt: Date) async throws {
+        for status in statuses {
+            _ = try await OutboxDeliveryStatus.apply(status, channelID: channelID, receivedAt: receivedAt, pool: pool)
         }
     }
 

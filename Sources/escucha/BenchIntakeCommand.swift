@@ -52,17 +52,17 @@ struct BenchIntakeCommand: AsyncParsableCommand {
         var generator = MessageGenerator(seed: 7)
         let texts = (0..<min(requests, 5000)).map { _ in String(generator.next().prefix(300)) }
         let client = HTTPClient()
-        let next = Atomic<Int>(0)
-        let latencies = Mutex<[Double]>([])
-        let outcomes = Mutex<[Int: Int]>([:])
+        let state = BenchState()
         let endpoint = url + "/webhooks/sms/" + channel
+        let requests = self.requests
+        let token = self.token
         let clock = ContinuousClock()
         let started = clock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<connections {
                 group.addTask {
                     while true {
-                        let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                        let index = state.nextIndex()
                         if index >= requests { return }
                         let body: [String: String] = [
                             "id": "bench-\(runID)-\(index)", "from": "+57300\(String(format: "%07d", index % 9_999_999))",
@@ -76,17 +76,16 @@ struct BenchIntakeCommand: AsyncParsableCommand {
                         let status: Int
                         do { status = try await client.send(request).status } catch { status = 0 }
                         let elapsed = (clock.now - t0).seconds * 1000
-                        latencies.withLock { $0.append(elapsed) }
-                        outcomes.withLock { $0[status, default: 0] += 1 }
+                        state.record(status: status, milliseconds: elapsed)
                     }
                 }
             }
             try await group.waitForAll()
         }
         let total = (clock.now - started).seconds
-        let sorted = latencies.withLock { $0.sorted() }
+        let sorted = state.latencies.withLock { $0.sorted() }
         func p(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
-        let answers = outcomes.withLock { $0 }
+        let answers = state.outcomes.withLock { $0 }
         let successes = answers.filter { (200..<300).contains($0.key) }.values.reduce(0, +)
         let pool = try await database.makePool(size: 1, migrate: false)
         let pattern = "bench-\(runID)-%"
@@ -137,5 +136,24 @@ struct BenchIntakeCommand: AsyncParsableCommand {
         let tps = output.split(separator: "\n").first { $0.hasPrefix("tps") }.map(String.init) ?? "no tps line (pgbench failed)"
         print("pgbench -N -c \(connections) -j 2 -T 10: \(tps)")
         try await pool.withConnection { try $0.execute(unsafeScript: "DROP DATABASE IF EXISTS \(scratch)") }
+    }
+}
+
+/// What the benchmark's concurrent clients share.
+private final class BenchState: Sendable {
+    let next = Mutex(0)
+    let latencies = Mutex<[Double]>([])
+    let outcomes = Mutex<[Int: Int]>([:])
+
+    func nextIndex() -> Int {
+        next.withLock { value in
+            defer { value += 1 }
+            return value
+        }
+    }
+
+    func record(status: Int, milliseconds: Double) {
+        latencies.withLock { $0.append(milliseconds) }
+        outcomes.withLock { $0[status, default: 0] += 1 }
     }
 }
