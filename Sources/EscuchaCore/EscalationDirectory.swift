@@ -32,6 +32,8 @@ public struct EscalationTeam: Sendable, Hashable {
     public var name: String
     /// IANA time zone of the team's working hours.
     public var timeZone: String?
+    /// Working hours, when configured.
+    public var hours: EscalationWorkingHours?
 }
 
 /// An officer of `Config/teams.yaml`. Their own email and phone are work addresses, not
@@ -83,6 +85,11 @@ public struct EscalationDirectory: Sendable, Hashable {
         self.officers = officers
         self.webhooks = webhooks
         self.smsChannel = smsChannel
+    }
+
+    /// Working hours by team id (teams that configure them).
+    public var workingHours: [String: EscalationWorkingHours] {
+        Dictionary(teams.compactMap { team in team.hours.map { (team.id, $0) } }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Active officers a target names.
@@ -167,7 +174,12 @@ public struct EscalationDirectory: Sendable, Hashable {
             if let zone, TimeZone(identifier: zone) == nil {
                 throw item["timezone"]!.error("unknown time zone '\(zone)'; use an IANA name such as America/Bogota")
             }
-            directory.teams.append(EscalationTeam(id: id, name: item["name"]?.string ?? id, timeZone: zone))
+            var hours: EscalationWorkingHours?
+            if let node = item["hours"] {
+                guard let zone else { throw node.error("working hours need the team's timezone: add `timezone: America/Bogota`") }
+                hours = try EscalationWorkingHours.read(node, timeZone: zone)
+            }
+            directory.teams.append(EscalationTeam(id: id, name: item["name"]?.string ?? id, timeZone: zone, hours: hours))
         }
         let teamIDs = Set(directory.teams.map(\.id))
         var logins = Set<String>()

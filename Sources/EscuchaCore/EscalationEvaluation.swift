@@ -144,7 +144,8 @@ extension EscalationRuleSet {
     /// - Parameters:
     ///   - facts: the ticket.
     ///   - now: the time deadlines count from (intake time).
-    public func evaluate(_ facts: EscalationFacts, now: Date) -> EscalationOutcome {
+    ///   - workingHours: working hours by team id, for rules with `working_hours: true`.
+    public func evaluate(_ facts: EscalationFacts, now: Date, workingHours: [String: EscalationWorkingHours] = [:]) -> EscalationOutcome {
         var current = facts
         var outcome = EscalationOutcome(
             matches: [], misses: [], severity: facts.severity, restricted: facts.restricted, team: facts.team, assignee: nil,
@@ -171,11 +172,15 @@ extension EscalationRuleSet {
                 current.team = team
             }
             if outcome.assignee == nil { outcome.assignee = actions.assignee }
-            outcome.acknowledgeBy = earliest(outcome.acknowledgeBy, actions.acknowledgeWithin.map { now.addingTimeInterval(TimeInterval($0.seconds)) })
-            outcome.resolveBy = earliest(outcome.resolveBy, actions.resolveWithin.map { now.addingTimeInterval(TimeInterval($0.seconds)) })
+            let hours = actions.workingHours ? current.team.flatMap { workingHours[$0] } : nil
+            func after(_ duration: EscalationDuration) -> Date {
+                hours?.adding(duration, to: now) ?? now.addingTimeInterval(TimeInterval(duration.seconds))
+            }
+            outcome.acknowledgeBy = earliest(outcome.acknowledgeBy, actions.acknowledgeWithin.map(after))
+            outcome.resolveBy = earliest(outcome.resolveBy, actions.resolveWithin.map(after))
             if let first = actions.chain.first {
-                let delay = first.after?.seconds ?? 0
-                outcome.steps.append(EscalationStep(rule: rule.name, level: 0, target: first.target, dueAt: now.addingTimeInterval(TimeInterval(delay))))
+                let delay = first.after ?? EscalationDuration(seconds: 0)
+                outcome.steps.append(EscalationStep(rule: rule.name, level: 0, target: first.target, dueAt: after(delay)))
             }
             if actions.stop {
                 outcome.stoppedBy = rule.name
@@ -216,14 +221,22 @@ public struct EscalationChain: Sendable, Hashable {
     public let rule: EscalationRule
     /// The state.
     public private(set) var state: State
+    /// The team's working hours, used when the rule counts in working hours.
+    public let workingHours: EscalationWorkingHours?
 
     /// A chain waiting for `level`.
     /// - Parameters:
     ///   - rule: the rule whose chain this is.
     ///   - level: the level that is scheduled next.
-    public init(rule: EscalationRule, waitingFor level: Int = 0) {
+    ///   - workingHours: the ticket's team's working hours, if any.
+    public init(rule: EscalationRule, waitingFor level: Int = 0, workingHours: EscalationWorkingHours? = nil) {
         self.rule = rule
         self.state = .waiting(level: level)
+        self.workingHours = rule.actions.workingHours ? workingHours : nil
+    }
+
+    private func after(_ duration: EscalationDuration, from now: Date) -> Date {
+        workingHours?.adding(duration, to: now) ?? now.addingTimeInterval(TimeInterval(duration.seconds))
     }
 
     /// The level that notifies for `level` (levels past the end are reminders to the last).
@@ -254,10 +267,10 @@ public struct EscalationChain: Sendable, Hashable {
         let next = window(after: level)
         var actions: [Action] = [
             .notify(level: level, target: definition.target, via: definition.via, reminder: reminder,
-                    acknowledgeBy: next.map { now.addingTimeInterval(TimeInterval($0.seconds)) })
+                    acknowledgeBy: next.map { after($0, from: now) })
         ]
         if let next, let following = levelDefinition(level + 1) {
-            actions.append(.schedule(level: level + 1, target: following.target, dueAt: now.addingTimeInterval(TimeInterval(next.seconds))))
+            actions.append(.schedule(level: level + 1, target: following.target, dueAt: after(next, from: now)))
             state = .waiting(level: level + 1)
         } else {
             state = .exhausted

@@ -139,7 +139,7 @@ extension EscalationRuleSet {
         if let then = node["then"] {
             unknownKeys(
                 in: then,
-                allowed: ["severity", "restricted", "team", "assign", "acknowledge_within", "resolve_within", "remind_every", "max_reminders", "stop"],
+                allowed: ["severity", "restricted", "team", "assign", "acknowledge_within", "resolve_within", "remind_every", "max_reminders", "stop", "working_hours"],
                 problems: &problems)
             if let item = then["severity"] { actions.severity = severity(item, problems: &problems) }
             if let item = then["restricted"] {
@@ -152,6 +152,9 @@ extension EscalationRuleSet {
             actions.remindEvery = duration(then["remind_every"], "remind_every", problems: &problems)
             if let item = then["max_reminders"] {
                 if let value = item.int, value >= 0 { actions.maxReminders = value } else { problems.append(item.error("'max_reminders' must be a whole number ≥ 0")) }
+            }
+            if let item = then["working_hours"] {
+                if let value = item.bool { actions.workingHours = value } else { problems.append(item.error("'working_hours' must be true or false")) }
             }
             if let item = then["stop"] {
                 if let value = item.bool { actions.stop = value } else { problems.append(item.error("'stop' must be true or false")) }

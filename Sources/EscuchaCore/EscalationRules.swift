@@ -191,13 +191,17 @@ public struct EscalationActions: Sendable, Hashable {
     public var maxReminders: Int = 10
     /// Evaluate no further rules (used for PSEA: nobody else is told).
     public var stop: Bool = false
+    /// Count deadlines in the working hours of the ticket's team (when it has them).
+    public var workingHours: Bool = false
 
     /// Creates actions.
     public init(
         severity: Severity? = nil, restricted: Bool = false, team: String? = nil, assignee: String? = nil,
         acknowledgeWithin: EscalationDuration? = nil, resolveWithin: EscalationDuration? = nil,
-        chain: [EscalationLevel] = [], remindEvery: EscalationDuration? = nil, maxReminders: Int = 10, stop: Bool = false
+        chain: [EscalationLevel] = [], remindEvery: EscalationDuration? = nil, maxReminders: Int = 10, stop: Bool = false,
+        workingHours: Bool = false
     ) {
+        self.workingHours = workingHours
         self.severity = severity
         self.restricted = restricted
         self.team = team

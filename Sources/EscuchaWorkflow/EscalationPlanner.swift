@@ -8,16 +8,27 @@ public import Foundation
 public struct EscalationPlanner: Sendable {
     /// The rules.
     public let rules: EscalationRuleSet
+    /// Working hours by team id.
+    public let workingHours: [String: EscalationWorkingHours]
 
     /// Creates a planner.
-    /// - Parameter rules: the rules in evaluation order.
-    public init(rules: EscalationRuleSet) { self.rules = rules }
+    /// - Parameters:
+    ///   - rules: the rules in evaluation order.
+    ///   - workingHours: working hours by team id (`EscalationDirectory.workingHours`).
+    public init(rules: EscalationRuleSet, workingHours: [String: EscalationWorkingHours] = [:]) {
+        self.rules = rules
+        self.workingHours = workingHours
+    }
 
-    /// Reads `escalation.yaml` from the configuration folder, checking flags against `taxonomy.yaml`.
+    /// Reads `escalation.yaml` from the configuration folder, checking flags against
+    /// `taxonomy.yaml`, and the teams' working hours from `teams.yaml` when it exists.
     /// - Parameter configDirectory: the configuration folder (`Config`).
     public static func load(configDirectory: String) throws(ConfigError) -> EscalationPlanner {
         let taxonomy = try Taxonomy.load(path: configDirectory + "/taxonomy.yaml")
-        return EscalationPlanner(rules: try EscalationRuleSet.load(path: configDirectory + "/escalation.yaml", taxonomy: taxonomy))
+        let rules = try EscalationRuleSet.load(path: configDirectory + "/escalation.yaml", taxonomy: taxonomy)
+        let teamsPath = configDirectory + "/teams.yaml"
+        let hours = FileManager.default.fileExists(atPath: teamsPath) ? try EscalationDirectory.load(path: teamsPath).workingHours : [:]
+        return EscalationPlanner(rules: rules, workingHours: hours)
     }
 
     /// Plans the escalation of a ticket that was just created or received a new message.
@@ -52,7 +63,7 @@ public struct EscalationPlanner: Sendable {
         let facts = EscalationFacts(
             flags: Set(flags), severity: severity, type: type, channelID: channelID, location: location, language: language,
             team: existingTeam, restricted: restricted)
-        let outcome = rules.evaluate(facts, now: now)
+        let outcome = rules.evaluate(facts, now: now, workingHours: workingHours)
         if let team = outcome.team, existingTeam == nil {
             try connection.execute(
                 "INSERT INTO teams (id, name) VALUES (\(team), \(team)) ON CONFLICT (id) DO NOTHING",

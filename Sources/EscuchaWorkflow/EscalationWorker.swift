@@ -112,7 +112,7 @@ public final class EscalationWorker: Service {
         let fired = try await pool.withTransaction { connection in
             let rows = try connection.query(
                 """
-                SELECT e.id, e.ticket_id, e.rule, e.level, t.reference, t.severity, t.status, t.acknowledged_at, t.ack_due_at
+                SELECT e.id, e.ticket_id, e.rule, e.level, t.reference, t.team, t.severity, t.status, t.acknowledged_at, t.ack_due_at
                   FROM escalations e JOIN tickets t ON t.id = e.ticket_id
                  WHERE e.fired_at IS NULL AND e.acknowledged_at IS NULL AND e.cancelled_at IS NULL AND e.due_at <= \(now)
                  ORDER BY e.due_at, e.id
@@ -124,7 +124,7 @@ public final class EscalationWorker: Service {
                 let due = DueEscalation(
                     id: try row.decode("id"), ticketID: try row.decode("ticket_id"), rule: try row.decode("rule"),
                     level: try row.decode("level"), reference: try row.decode("reference"), severity: try row.decode("severity"),
-                    status: try row.decode("status"), acknowledgedAt: try row.decode("acknowledged_at"))
+                    status: try row.decode("status"), acknowledgedAt: try row.decode("acknowledged_at"), team: try row.decode("team"))
                 fired.append(try self.fire(due, worker: worker, now: now, on: connection))
             }
             return fired
@@ -149,6 +149,7 @@ public final class EscalationWorker: Service {
         var severity: String
         var status: String
         var acknowledgedAt: Date?
+        var team: String?
     }
 
     private func fire(_ due: DueEscalation, worker: String, now: Date, on connection: PGConnection) throws -> Fired {
@@ -169,7 +170,7 @@ public final class EscalationWorker: Service {
             result.cancelled = true
             return result
         }
-        var chain = EscalationChain(rule: rule, waitingFor: due.level)
+        var chain = EscalationChain(rule: rule, waitingFor: due.level, workingHours: due.team.flatMap { directory.workingHours[$0] })
         var notified: [String] = []
         var reminder = 0
         var target = ""

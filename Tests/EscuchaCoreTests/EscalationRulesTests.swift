@@ -94,7 +94,7 @@ private enum ShippedConfig {
     }
 
     @Test(arguments: [
-        (Severity.high, "tier-high", 24), (.medium, "tier-medium", 48), (.low, "tier-low", 168),
+        (Severity.high, "tier-high", 24), (.medium, "tier-medium", 48), (.low, "tier-low", 120),
     ])
     func priorityTiersSetTheAcknowledgeDeadline(severity: Severity, rule: String, hours: Int) throws {
         let outcome = try rules.evaluate(EscalationFacts(flags: [], severity: severity, type: "complaint"), now: now)
@@ -146,5 +146,46 @@ private enum ShippedConfig {
         #expect(chain.acknowledge() == [.cancelPending])
         #expect(chain.due(level: 1, now: now).isEmpty)
         #expect(chain.state == .acknowledged)
+    }
+}
+
+@Suite struct EscalationWorkingHoursTests {
+    let hours = EscalationWorkingHours(timeZone: "America/Bogota", weekdays: [2, 3, 4, 5, 6], opens: 8 * 60, closes: 17 * 60)
+
+    func bogota(_ text: String) -> Date {
+        let formatter = ISO8601DateFormatter()
+        return formatter.date(from: text)!
+    }
+
+    @Test func aDeadlineSetOnFridayAfternoonCarriesOverTheWeekend() {
+        // Friday 2027-01-15 16:00 in Bogotá (UTC-5) plus 2 working hours: Monday 09:00.
+        #expect(hours.adding(.hours(2), to: bogota("2027-01-15T16:00:00-05:00")) == bogota("2027-01-18T09:00:00-05:00"))
+        // 10 working hours from Friday 16:00: 1 h Friday, 9 h Monday → Monday 17:00.
+        #expect(hours.adding(.hours(10), to: bogota("2027-01-15T16:00:00-05:00")) == bogota("2027-01-18T17:00:00-05:00"))
+        // Whole days count working days: two working days after Friday 16:00 is Tuesday 16:00.
+        #expect(hours.adding(.days(2), to: bogota("2027-01-15T16:00:00-05:00")) == bogota("2027-01-19T16:00:00-05:00"))
+        // Outside hours, "at once" means at the next opening.
+        #expect(hours.adding(.init(seconds: 0), to: bogota("2027-01-16T10:00:00-05:00")) == bogota("2027-01-18T08:00:00-05:00"))
+        #expect(hours.adding(.hours(1), to: bogota("2027-01-18T10:00:00-05:00")) == bogota("2027-01-18T11:00:00-05:00"))
+    }
+
+    @Test func onlyRulesWithWorkingHoursCountInThem() throws {
+        let directory = try EscalationDirectory.load(path: ShippedConfig.teamsPath)
+        let rules = try EscalationRuleSet.load(path: ShippedConfig.rulesPath)
+        let friday = bogota("2027-01-15T16:00:00-05:00")
+        let medium = rules.evaluate(EscalationFacts(flags: [], severity: .medium), now: friday, workingHours: directory.workingHours)
+        #expect(medium.acknowledgeBy == bogota("2027-01-19T16:00:00-05:00"))
+        let child = rules.evaluate(EscalationFacts(flags: ["protection.child_at_risk"], severity: .critical), now: friday, workingHours: directory.workingHours)
+        #expect(child.acknowledgeBy == friday.addingTimeInterval(4 * 3600))
+    }
+
+    @Test func badHoursNameTheLine() {
+        let yaml = "teams:\n  - id: a\n    timezone: America/Bogota\n    hours: {days: [mon, funday]}\n"
+        #expect(throws: ConfigError.self) { try EscalationDirectory.parse(yaml, file: "t.yaml") }
+        do {
+            _ = try EscalationDirectory.parse(yaml, file: "t.yaml")
+        } catch {
+            #expect(error.line == 4)
+        }
     }
 }

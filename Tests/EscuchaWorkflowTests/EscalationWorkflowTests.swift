@@ -26,7 +26,10 @@ enum EscalationFixture {
         """
 
     static func directory() throws -> EscalationDirectory { try EscalationDirectory.parse(directoryYAML, file: "teams.yaml") }
-    static func planner() throws -> EscalationPlanner { try EscalationPlanner.load(configDirectory: RepositoryLayout.config) }
+    /// The shipped rules with the fixture's teams (no working hours: wall-clock deadlines).
+    static func planner() throws -> EscalationPlanner {
+        EscalationPlanner(rules: try EscalationPlanner.load(configDirectory: RepositoryLayout.config).rules, workingHours: try directory().workingHours)
+    }
     static let protector = try! ContactProtector(encodedSecret: ContactProtector.generateEncodedSecret())
     static let logger = Logger(label: "escalation-tests", factory: { _ in SwiftLogNoOpLogHandler() })
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
@@ -217,8 +220,8 @@ enum EscalationFixture {
         defer { Task { await pool.close() } }
         let worker = try F.worker(pool)
         let ticket = try await F.intake(pool, flags: [], severity: .low, restricted: false)
-        #expect(try await worker.runOnce(now: F.t0.addingTimeInterval(6 * 86_400)) == 0)
-        #expect(try await worker.runOnce(now: F.t0.addingTimeInterval(7 * 86_400)) == 1)
+        #expect(try await worker.runOnce(now: F.t0.addingTimeInterval(4 * 86_400)) == 0)
+        #expect(try await worker.runOnce(now: F.t0.addingTimeInterval(5 * 86_400)) == 1)
         #expect(try await F.outbox(pool, ticket: ticket.id).map(\.destination) == ["handler@example.org"])
     }
 }
