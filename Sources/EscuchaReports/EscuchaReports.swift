@@ -1,1 +1,0 @@
-// Early-warning summaries and exports for managers (see docs/reports.md when it lands).
