@@ -127,7 +127,7 @@ extension EscalationCondition {
         if let failure = member(facts.language, of: languages, "language") { return fail(failure) }
         if let failure = member(facts.team, of: teams, "team") { return fail(failure) }
         if let restricted {
-            guard facts.restricted == restricted else { return fail(restricted ? "not restricted" : "restricted") }
+            guard facts.restricted == restricted else { return fail(restricted ? "the ticket is not restricted" : "the ticket is restricted (the rule is for unrestricted tickets)") }
             reasons.append(restricted ? "restricted" : "not restricted")
         }
         if reasons.isEmpty { reasons.append("always") }

@@ -56,7 +56,7 @@ struct RulesExplainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explain",
         abstract: "Classify a text and show which escalation rules fire, why, and who is told.",
-        discussion: "Deadlines are shown as if the message arrived now. Nothing is stored or sent.")
+        discussion: "Deadlines are shown as if the message arrived now (in the team's working hours for rules that count them). Nothing is stored or sent.")
 
     @OptionGroup var config: ConfigOptions
 
@@ -80,7 +80,7 @@ struct RulesExplainCommand: AsyncParsableCommand {
             channelID: channel, location: location ?? classification.places.first?.name, language: classification.language,
             restricted: classification.restricted)
         let now = Date()
-        let outcome = rules.evaluate(facts, now: now)
+        let outcome = rules.evaluate(facts, now: now, workingHours: teams?.workingHours ?? [:])
         print(Self.render(facts: facts, outcome: outcome, rules: rules, teams: teams, now: now))
     }
 
