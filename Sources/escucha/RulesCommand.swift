@@ -87,7 +87,12 @@ struct RulesExplainCommand: AsyncParsableCommand {
     static func render(facts: EscalationFacts, outcome: EscalationOutcome, rules: EscalationRuleSet, teams: EscalationDirectory?, now: Date) -> String {
         func span(_ date: Date?) -> String {
             guard let date else { return "none" }
-            return EscalationDuration(seconds: Int(date.timeIntervalSince(now))).description
+            let minutes = Int(date.timeIntervalSince(now) / 60)
+            let parts = [(minutes / 1440, "d"), (minutes % 1440 / 60, "h"), (minutes % 60, "m")].filter { $0.0 > 0 }
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime]
+            let length = parts.isEmpty ? "0m" : parts.map { "\($0.0)\($0.1)" }.joined(separator: " ")
+            return "\(length) (by \(formatter.string(from: date)))"
         }
         var lines: [String] = []
         lines.append("Classified: flags [\(facts.flags.sorted().map(\.rawValue).joined(separator: ", "))], severity \(facts.severity.rawValue), type \(facts.type ?? "-"), language \(facts.language ?? "-")\(facts.restricted ? ", restricted" : "")")
