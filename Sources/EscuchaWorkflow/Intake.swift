@@ -81,14 +81,19 @@ public final class Intake: Sendable {
     public let protector: ContactProtector
     public let configuration: IntakeConfiguration
     public let spool: Spool
+    /// Escalation rules applied to every new or updated ticket; `nil` leaves tickets as
+    /// the classifier marked them.
+    public let escalation: EscalationPlanner?
     let environment: [String: String]
     let logger: Logger
 
     public init(
         pool: PostgresPool, classifier: Classifier, catalog: GatewayCatalog, instances: [ChannelInstance],
         templates: MessageTemplates, protector: ContactProtector, configuration: IntakeConfiguration,
+        escalation: EscalationPlanner? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger = Logger(label: "escucha.intake")
     ) {
+        self.escalation = escalation
         self.pool = pool
         self.classifier = classifier
         self.catalog = catalog
@@ -245,7 +250,8 @@ public final class Intake: Sendable {
         }
         let writer = TicketWriter(
             protector: protector, templates: templates, threadingWindow: configuration.threadingWindow,
-            defaultLocation: instance.defaultLocation, defaultLanguage: instance.language ?? configuration.defaultLanguage)
+            defaultLocation: instance.defaultLocation, defaultLanguage: instance.language ?? configuration.defaultLanguage,
+            escalation: escalation)
         let results = try await pool.withTransaction { connection in
             try prepared.map { try writer.write($0, inboundID: inboundID, connection: connection) }
         }

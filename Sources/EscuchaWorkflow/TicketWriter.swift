@@ -21,6 +21,8 @@ struct TicketWriter: Sendable {
     let threadingWindow: TimeInterval
     let defaultLocation: String?
     let defaultLanguage: String
+    /// Applies `Config/escalation.yaml` to new and updated tickets, in the same transaction.
+    var escalation: EscalationPlanner? = nil
 
     func write(_ prepared: PreparedMessage, inboundID: Int64, connection: PGConnection) throws -> WriteResult {
         let message = prepared.message
@@ -80,6 +82,9 @@ struct TicketWriter: Sendable {
         let location = classification.places.first?.name ?? defaultLocation
         var ticketID = try findThread(connection, contactID: contactID, text: message.text)
         var reference: String
+        var ticketFlags = classification.flags
+        var ticketSeverity = severity
+        var ticketRestricted = classification.restricted
         let newTicket = ticketID == nil
         if let existing = ticketID {
             let rows = try connection.query(
@@ -95,9 +100,12 @@ struct TicketWriter: Sendable {
                     status = CASE WHEN status = 'pending' THEN 'open' ELSE status END,
                     updated_at = now()
                 WHERE id = \(existing)
-                RETURNING reference
+                RETURNING reference, flags, severity, restricted
                 """, operation: "threading a message into its ticket")
             reference = try rows[0].decode("reference", as: String.self)
+            ticketFlags = try rows[0].decode("flags", as: [String].self).map { FlagCode($0) }
+            ticketSeverity = Severity(rawValue: try rows[0].decode("severity", as: String.self)) ?? severity
+            ticketRestricted = try rows[0].decode("restricted", as: Bool.self)
         } else {
             (ticketID, reference) = try createTicket(
                 connection, classification: classification, severity: severity, language: language, location: location,
@@ -117,11 +125,17 @@ struct TicketWriter: Sendable {
         try connection.execute(
             "INSERT INTO ticket_events (ticket_id, actor, interface, action, details) VALUES (\(ticket), 'system', 'http', \(newTicket ? "created" : "message"), \(details))",
             operation: "recording the ticket event")
+        if let escalation {
+            let outcome = try escalation.plan(
+                ticketID: ticket, flags: ticketFlags, severity: ticketSeverity, type: classification.type, channelID: message.channelID,
+                location: location, language: language, restricted: ticketRestricted, now: Date(), on: connection)
+            ticketRestricted = ticketRestricted || outcome.restricted
+        }
         if newTicket && !optedOut {
-            let text = templates.acknowledgement(language: language, reference: reference, restricted: classification.restricted)
+            let text = templates.acknowledgement(language: language, reference: reference, restricted: ticketRestricted)
             try enqueueSMS(
                 connection, ticketID: ticket, channelID: message.channelID, sender: message.sender, text: text,
-                template: classification.restricted ? "acknowledgement_restricted" : "acknowledgement", language: language, key: "ack:\(messageID)")
+                template: ticketRestricted ? "acknowledgement_restricted" : "acknowledgement", language: language, key: "ack:\(messageID)")
         }
         try connection.execute("SELECT pg_notify('escucha_tickets', \(String(ticket)))", operation: "announcing the ticket")
         return WriteResult(duplicate: false, ticketID: ticket, reference: reference, newTicket: newTicket, flags: flags)

@@ -14,7 +14,8 @@ struct Escucha: AsyncParsableCommand {
         version: EscuchaVersion.current,
         subcommands: [
             ServeCommand.self, WorkerCommand.self, DBCommand.self, ClassifyCommand.self, EvalCommand.self, LexiconCommand.self,
-            ChannelsCommand.self, IngestCommand.self, DemoCommand.self, BenchCommand.self,
+            ChannelsCommand.self, IngestCommand.self, RulesCommand.self, OfficersCommand.self, ReportCommand.self, SeedCommand.self,
+            DemoCommand.self, BenchCommand.self,
         ]
     )
 }

@@ -11,6 +11,7 @@ import Logging
 struct Runtime {
     let pool: PostgresPool
     let intake: Intake
+    let configDirectory: String
 
     /// Opens the database (starting the embedded cluster when none is configured),
     /// applies migrations and loads the configuration.
@@ -41,8 +42,8 @@ struct Runtime {
         let pool = try await database.makePool(size: poolSize, migrate: true)
         let intake = Intake(
             pool: pool, classifier: classifier, catalog: loaded.catalog, instances: loaded.instances, templates: loaded.templates,
-            protector: protector, configuration: loaded.intake, environment: environment, logger: logger)
-        return Runtime(pool: pool, intake: intake)
+            protector: protector, configuration: loaded.intake, escalation: loaded.escalation, environment: environment, logger: logger)
+        return Runtime(pool: pool, intake: intake, configDirectory: configDirectory)
     }
 }
 
@@ -69,6 +70,7 @@ struct LoadedConfiguration {
     var catalog: GatewayCatalog
     var instances: [ChannelInstance]
     var templates: MessageTemplates
+    var escalation: EscalationPlanner
     var intake: IntakeConfiguration
 
     static func load(
@@ -80,6 +82,7 @@ struct LoadedConfiguration {
             catalog: skipVerification ? try catalog.withoutVerification() : catalog,
             instances: try ChannelInstance.list(from: root),
             templates: try MessageTemplates.load(directory: messagesDirectory),
+            escalation: try EscalationPlanner.load(configDirectory: URL(fileURLWithPath: configFile).deletingLastPathComponent().path),
             intake: try IntakeConfiguration.parse(root, spoolDirectory: spoolDirectory))
     }
 }

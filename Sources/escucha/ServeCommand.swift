@@ -30,6 +30,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Database connections.")
     var poolSize = 8
 
+    @Flag(help: "Do not run the outbox sender and the escalation clock in this process (run `escucha worker` instead).")
+    var noWorker = false
+
     func run() async throws {
         var logger = Logger(label: "escucha")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
@@ -38,7 +41,8 @@ struct ServeCommand: AsyncParsableCommand {
         serverConfiguration.onListening = { port in
             print("escucha listening on http://\(host):\(port) (webhooks at /webhooks/sms/{channel-id})")
         }
-        let services: [any Service] = [IntakeMaintenance(intake: runtime.intake)] + makeWorkerServices(runtime: runtime, logger: logger)
+        var services: [any Service] = [IntakeMaintenance(intake: runtime.intake)]
+        if !noWorker { services += try makeWorkerServices(runtime: runtime, logger: logger) }
         let app = buildApplication(intake: runtime.intake, metrics: ServerMetrics(), configuration: serverConfiguration, services: services, logger: logger)
         try await app.runService()
         await runtime.pool.close()
