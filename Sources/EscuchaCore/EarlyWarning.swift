@@ -62,6 +62,10 @@ public enum PoissonTest {
     public static func upperTail(observed: Int, expected: Double) -> Double {
         if observed <= 0 { return 1 }
         if expected <= 0 { return 0 }
+        // P(X ≥ k) for X ~ Poisson(λ) is the regularised lower incomplete gamma P(k, λ);
+        // its series / continued fraction converge in O(√k) steps, so large weekly counts
+        // cost no more than small ones.
+        if observed > 30 { return regularizedLowerGamma(a: Double(observed), x: expected) }
         // P(X ≤ observed − 1), summed from the mode outwards is unnecessary at these sizes:
         // sum terms k = 0 … observed − 1 with a running log term.
         var logTerm = -expected  // log P(X = 0)
@@ -87,6 +91,43 @@ public enum PoissonTest {
         }
         return min(1, max(0, upper))
     }
+}
+
+/// The regularised lower incomplete gamma function P(a, x) (Numerical Recipes' gser/gcf).
+func regularizedLowerGamma(a: Double, x: Double) -> Double {
+    if x <= 0 { return 0 }
+    let logPrefix = -x + a * log(x) - lgamma(a)
+    if x < a + 1 {
+        var ap = a
+        var term = 1 / a
+        var sum = term
+        for _ in 0..<10_000 {
+            ap += 1
+            term *= x / ap
+            sum += term
+            if abs(term) < abs(sum) * 1e-16 { break }
+        }
+        return min(1, max(0, sum * exp(logPrefix)))
+    }
+    // Continued fraction for Q(a, x) by the modified Lentz method.
+    let tiny = 1e-300
+    var b = x + 1 - a
+    var c = 1 / tiny
+    var d = 1 / b
+    var h = d
+    for i in 1..<10_000 {
+        let an = -Double(i) * (Double(i) - a)
+        b += 2
+        d = an * d + b
+        if abs(d) < tiny { d = tiny }
+        c = b + an / c
+        if abs(c) < tiny { c = tiny }
+        d = 1 / d
+        let delta = d * c
+        h *= delta
+        if abs(delta - 1) < 1e-16 { break }
+    }
+    return min(1, max(0, 1 - exp(logPrefix) * h))
 }
 
 /// When a count is an alert.

@@ -40,7 +40,10 @@ public enum EmergingTerms {
                 words.append(nil)  // probably a name: never published
                 continue
             }
-            let folded = letters.folding(options: [.caseInsensitive, .diacriticInsensitive], locale: nil).lowercased()
+            let folded =
+                letters.utf8.allSatisfy { $0 < 128 }
+                ? letters.lowercased()
+                : letters.folding(options: [.caseInsensitive, .diacriticInsensitive], locale: nil).lowercased()
             if folded.count < 3 || stopWords.contains(folded) {
                 words.append(nil)
                 continue

@@ -217,9 +217,17 @@ public struct EarlyWarningBuilder: Sendable {
             alerts = try await addExamples(to: alerts, request: request)
         }
 
-        let terms = try await emergingTerms(request: request, endExclusive: endExclusive)
-        let accountability = try await accountability(
-            request: request, fromText: fromText, endText: endText, current: current, alerts: alerts.count, verified24: verified24)
+        let phaseStart = ContinuousClock.now
+        async let termsResult = emergingTerms(request: request, endExclusive: endExclusive)
+        let currentCounts = current
+        let alertCount = alerts.count
+        let verifiedCount = verified24
+        async let accountabilityResult = accountability(
+            request: request, fromText: fromText, endText: endText, current: currentCounts, alerts: alertCount,
+            verified24: verifiedCount)
+        let terms = try await termsResult
+        let accountability = try await accountabilityResult
+        logger.debug("report terms and accountability read", metadata: ["report.elapsed": "\(ContinuousClock.now - phaseStart)"])
 
         var codes: [String: PlaceCodes] = [:]
         for loc in locations { if let c = places.codes[loc] { codes[loc] = c } }
@@ -311,8 +319,17 @@ public struct EarlyWarningBuilder: Sendable {
         }
         var current: [Set<String>] = []
         var baseline: [Set<String>] = []
+        // Many messages repeat word for word (forwarded rumours, templates): split each once.
+        var cache: [String: Set<String>] = [:]
         for row in rows {
-            let terms = EmergingTerms.terms(of: try row.decode("text", as: String.self))
+            let text = try row.decode("text", as: String.self)
+            let terms: Set<String>
+            if let known = cache[text] {
+                terms = known
+            } else {
+                terms = EmergingTerms.terms(of: text)
+                cache[text] = terms
+            }
             if try row.decode("current", as: Bool.self) { current.append(terms) } else { baseline.append(terms) }
         }
         return EmergingTerms.find(current: current, baseline: baseline, k: request.k)

@@ -37,16 +37,19 @@ public enum ReportSummary {
             for row in days { dayList.append(try row.decode("day", as: String.self)) }
             guard !dayList.isEmpty else { return Outcome(days: 0, rows: 0) }
             _ = try conn.execute(
-                "DELETE FROM report_daily WHERE day = ANY (\(dayList)::date[])", operation: "clearing summary days")
+                "DELETE FROM report_daily WHERE day IN (SELECT unnest(\(dayList)::date[]))", operation: "clearing summary days")
             let rows = try conn.execute(
                 """
-                WITH t AS MATERIALIZED (
+                WITH days AS MATERIALIZED (SELECT unnest(\(dayList)::date[]) AS day),
+                t AS MATERIALIZED (
                     SELECT (created_at AT TIME ZONE 'UTC')::date AS day, coalesce(location, '') AS location,
                            channel_id, type, language, flags, sectors, acknowledged_at, ack_due_at,
                            status, resolved_at, closed_at, id
                       FROM tickets
-                     WHERE (created_at AT TIME ZONE 'UTC')::date = ANY (\(dayList)::date[])
-                ), restricted AS (SELECT unnest(\(restrictedFlags)::text[]) AS code)
+                     WHERE created_at >= (SELECT min(day) FROM days)::timestamp AT TIME ZONE 'UTC'
+                       AND created_at < ((SELECT max(day) FROM days) + 1)::timestamp AT TIME ZONE 'UTC'
+                       AND (created_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM days)
+                )
                 INSERT INTO report_daily (day, location, dimension, value, tickets)
                 SELECT day, location, dimension, value, count(*)::int FROM (
                     SELECT day, location, 'all' AS dimension, '' AS value FROM t
@@ -58,7 +61,7 @@ public enum ReportSummary {
                     UNION ALL SELECT day, location, 'family', fam FROM t,
                         LATERAL (SELECT DISTINCT split_part(f, '.', 1) AS fam FROM unnest(t.flags) f) x
                     UNION ALL SELECT day, location, 'family_open', fam FROM t,
-                        LATERAL (SELECT DISTINCT CASE WHEN f IN (SELECT code FROM restricted) THEN 'sensitive'
+                        LATERAL (SELECT DISTINCT CASE WHEN f = ANY (\(restrictedFlags)::text[]) THEN 'sensitive'
                                                       ELSE split_part(f, '.', 1) END AS fam
                                    FROM unnest(t.flags) f) x
                     UNION ALL SELECT day, location, 'ack',

@@ -36,6 +36,22 @@ import Testing
         #expect(abs(value - p) / p < 1e-9)
     }
 
+    @Test func poissonUpperTailOfLargeCountsMatchesTheDirectSum() {
+        // Above 30 the incomplete gamma is used; compare with an explicit sum in log space.
+        for (observed, expected) in [(31, 20.0), (45, 30.0), (80, 100.0), (150, 100.0), (35, 35.0)] {
+            var logTerm = -expected
+            var lower = exp(logTerm)
+            for k in 1..<observed {
+                logTerm += log(expected) - log(Double(k))
+                lower += exp(logTerm)
+            }
+            let direct = 1 - lower
+            let value = PoissonTest.upperTail(observed: observed, expected: expected)
+            // The direct sum loses ~1e-13 to cancellation; the gamma form is the more accurate one.
+            #expect(abs(value - direct) <= 1e-12 + 1e-7 * direct, "\(observed) vs \(expected)")
+        }
+    }
+
     @Test func poissonUpperTailStaysAccurateForLargeCounts() {
         // Poisson(1000): P(X ≥ 1000) is just over one half; P(X ≥ 1200) is tiny but positive.
         let half = PoissonTest.upperTail(observed: 1000, expected: 1000)
