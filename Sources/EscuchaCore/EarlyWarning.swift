@@ -143,6 +143,9 @@ public struct AlertPolicy: Sendable, Equatable, Codable {
     /// How many periods before `t` the Poisson expectation is averaged over (at least the
     /// 7 of C1, more when the series has them).
     public var poissonBaseline: Int
+    /// The count must be at least this multiple of the expectation: with hundreds of cases a
+    /// week, trend and seasonality make small rises "significant" for EARS and Poisson alike.
+    public var minimumRatio: Double
     /// The expectation is never taken below this (a baseline of zeros would make any case
     /// "impossible").
     public var minimumExpected: Double
@@ -151,8 +154,9 @@ public struct AlertPolicy: Sendable, Equatable, Codable {
     /// tests dozens of place × family series every day).
     public init(
         cThreshold: Double = 3, c3Threshold: Double = 2, alpha: Double = 0.0001, minimumCount: Int = 3,
-        poissonBaseline: Int = 28, minimumExpected: Double = 0.25
+        poissonBaseline: Int = 28, minimumExpected: Double = 0.25, minimumRatio: Double = 1.5
     ) {
+        self.minimumRatio = minimumRatio
         self.cThreshold = cThreshold
         self.c3Threshold = c3Threshold
         self.alpha = alpha
@@ -182,8 +186,8 @@ public struct AberrationResult: Sendable, Equatable, Codable {
     public var pValue: Double
     /// The methods that alarmed, e.g. `["C1", "C3"]`; empty when none did.
     public var methods: [String]
-    /// Whether this is an alert: some EARS method alarmed, the Poisson test agrees and the
-    /// count reaches the policy's minimum.
+    /// Whether this is an alert: some EARS method alarmed, the Poisson test agrees, the
+    /// count reaches the policy's minimum and is at least `minimumRatio` times the expectation.
     public var isAlert: Bool
 }
 
@@ -204,7 +208,9 @@ public enum AberrationDetector {
         if c1 > policy.cThreshold { methods.append("C1") }
         if let c2, c2 > policy.cThreshold { methods.append("C2") }
         if let c3, c3 > policy.c3Threshold { methods.append("C3") }
-        let alert = !methods.isEmpty && p < policy.alpha && series[t] >= policy.minimumCount
+        let alert =
+            !methods.isEmpty && p < policy.alpha && series[t] >= policy.minimumCount
+            && Double(series[t]) >= policy.minimumRatio * expected
         return AberrationResult(
             index: t, observed: series[t], baselineMean: mean, baselineSD: sd, expected: expected,
             c1: c1, c2: c2, c3: c3, pValue: p, methods: methods, isAlert: alert)

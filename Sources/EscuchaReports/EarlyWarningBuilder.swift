@@ -156,9 +156,15 @@ public struct EarlyWarningBuilder: Sendable {
             alertSeries = series
         }
         for (loc, byFamily) in alertSeries where !loc.isEmpty {
+            // Periods before a place's first message are "no data", not zeros: a deployment
+            // that started recently must not alarm against the empty weeks before it.
+            let started = byFamily.values.compactMap { $0.firstIndex { $0 > 0 } }.min() ?? totalPeriods
             for (family, counts) in byFamily {
-                for result in AberrationDetector.scan(counts, in: historyPeriods..<totalPeriods, policy: request.policy) where result.isAlert {
-                    found.append((loc, family, periodLabels[result.index - historyPeriods], result))
+                let trimmed = Array(counts[started...])
+                let first = max(0, historyPeriods - started)
+                guard first < trimmed.count else { continue }
+                for result in AberrationDetector.scan(trimmed, in: first..<trimmed.count, policy: request.policy) where result.isAlert {
+                    found.append((loc, family, periodLabels[result.index + started - historyPeriods], result))
                 }
             }
         }
