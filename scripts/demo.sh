@@ -12,4 +12,6 @@ bin=.build/release/escucha
 "$bin" demo
 echo
 echo "Try: curl -s -X POST localhost:8080/webhooks/sms/demo-json -H 'Content-Type: application/json' -H 'X-Escucha-Token: $ESCUCHA_DEMO_TOKEN' -d '{\"id\":\"m-1\",\"from\":\"+573001234567\",\"text\":\"Necesito ayuda, me robaron en la trocha\"}'"
-exec "$bin" serve --port "${PORT:-8080}"
+# The demo channel has no real gateway behind it, so acknowledgements retry and fail:
+# keep the log to warnings (LOG_LEVEL=info shows every request and retry).
+LOG_LEVEL="${LOG_LEVEL:-warning}" exec "$bin" serve --port "${PORT:-8080}"
