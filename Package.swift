@@ -128,7 +128,7 @@ let package = Package(
             name: "EscuchaChannelsTests", dependencies: ["EscuchaChannels", "EscuchaCore"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "EscuchaStoreTests", dependencies: ["EscuchaStore", "EscuchaCore"],
+            name: "EscuchaStoreTests", dependencies: ["EscuchaStore", "EscuchaCore", "EscuchaTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "EscuchaReportsTests", dependencies: ["EscuchaReports", "EscuchaCore", "EscuchaStore", "EscuchaTestSupport"],

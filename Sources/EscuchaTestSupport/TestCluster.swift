@@ -11,7 +11,12 @@ import Glibc
 /// mechanism as `escucha db start`, and stopped and deleted when the process exits.
 public enum TestCluster {
     /// The cluster's data folder (when embedded).
-    public static let dataDirectory = "/tmp/escucha-tests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    public static let dataDirectory = temporaryDataDirectory("shared")
+
+    /// A new folder name under /tmp for a throwaway cluster.
+    public static func temporaryDataDirectory(_ label: String) -> String {
+        "/tmp/escucha-tests-\(getpid())-\(label)-\(UInt32.random(in: 0...UInt32.max))"
+    }
 
     /// Connection string of the server's maintenance database.
     public static let server: Task<String, any Error> = Task {
@@ -34,6 +39,13 @@ public enum TestCluster {
         return .init(conninfo: server, parameters: [.init("dbname", name)], size: poolSize)
     }
 
+    /// Another pool on the same database as `pool` (a second process, say).
+    public static func secondPool(like pool: PostgresPool, size: Int = 2) -> PostgresPool {
+        var configuration = pool.configuration
+        configuration.size = size
+        return PostgresPool(configuration: configuration)
+    }
+
     /// A migrated pool on a fresh database.
     public static func migratedPool(_ label: String, poolSize: Int = 4) async throws -> PostgresPool {
         let pool = PostgresPool(configuration: try await freshDatabase(label, poolSize: poolSize))
@@ -43,7 +55,8 @@ public enum TestCluster {
 
     private static let cleanupCommands = Mutex<[String]>([])
 
-    private static func registerCleanup(of cluster: EmbeddedPostgres) {
+    /// Stops `cluster` (immediately) and deletes its folder when the test process exits.
+    public static func registerCleanup(of cluster: EmbeddedPostgres) {
         let runAs = geteuid() == 0 ? "runuser -u postgres -- " : ""
         let stop =
             "PATH=\"$PATH:$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)\"; "

@@ -1,3 +1,4 @@
+import EscuchaTestSupport
 import EscuchaChannels
 import EscuchaCore
 import EscuchaStore
@@ -135,7 +136,7 @@ struct OutboxHarness {
     let channels: [ChannelInstance]
 
     init(_ label: String, respond: @escaping @Sendable (ReceivedRequest) -> CannedResponse) async throws {
-        pool = try await ServerTestDatabase.freshPool(label)
+        pool = try await TestCluster.migratedPool(label)
         receiver = try OutboxTestReceiver(.http(respond))
         protector = try ContactProtector(encodedSecret: ContactProtector.generateEncodedSecret())
         catalog = try GatewayCatalog.load(directory: Self.channelsDirectory)
@@ -323,7 +324,7 @@ struct OutboxSenderTests {
         let harness = try await OutboxHarness("race") { _ in .json(201, #"{"sid":"SMx"}"#) }
         let keys = (0..<30).map { "race-\($0)" }
         for key in keys { try await harness.enqueueSMS(key: key) }
-        let otherPool = ServerTestDatabase.secondPool(like: harness.pool)
+        let otherPool = TestCluster.secondPool(like: harness.pool)
         let small: (inout OutboxSender.Configuration) -> Void = { $0.batchSize = 4 }
         let a = harness.sender(worker: "worker-a", configure: small)
         let b = harness.sender(worker: "worker-b", pool: otherPool, configure: small)

@@ -1,10 +1,11 @@
+import EscuchaTestSupport
 import EscuchaStore
 import Foundation
 import Testing
 
 /// The libpq wrapper and the pool against a real PostgreSQL.
 @Suite struct ConnectionTests {
-    static let database = Task { try await TestDatabase.fresh("connection") }
+    static let database = Task { try await TestCluster.freshDatabase("connection") }
 
     func pool(size: Int = 4) async throws -> PostgresPool {
         var configuration = try await Self.database.value

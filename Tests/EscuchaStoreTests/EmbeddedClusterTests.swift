@@ -1,3 +1,4 @@
+import EscuchaTestSupport
 import EscuchaStore
 import Foundation
 import Testing
@@ -10,8 +11,8 @@ import Glibc
 /// suite, which therefore run one after the other.
 @Suite(.serialized) struct EmbeddedClusterTests {
     static let cluster: EmbeddedPostgres = {
-        let cluster = EmbeddedPostgres(dataDirectory: TestDatabase.temporaryDataDirectory("embedded"))
-        TestDatabase.registerCleanup(of: cluster)
+        let cluster = EmbeddedPostgres(dataDirectory: TestCluster.temporaryDataDirectory("embedded"))
+        TestCluster.registerCleanup(of: cluster)
         return cluster
     }()
 

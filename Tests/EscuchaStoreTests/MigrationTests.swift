@@ -1,3 +1,4 @@
+import EscuchaTestSupport
 import EscuchaStore
 import Foundation
 import Testing
@@ -5,7 +6,7 @@ import Testing
 /// Migrations against a fresh database each.
 @Suite struct MigrationTests {
     func freshPool(_ label: String) async throws -> PostgresPool {
-        PostgresPool(configuration: try await TestDatabase.fresh(label, poolSize: 2))
+        PostgresPool(configuration: try await TestCluster.freshDatabase(label, poolSize: 2))
     }
 
     @Test func bundledMigrationsApplyOnceAndCreateTheSchema() async throws {
@@ -112,7 +113,7 @@ import Testing
     }
 
     @Test func concurrentMigratorsApplyEachMigrationOnce() async throws {
-        let configuration = try await TestDatabase.fresh("concurrent", poolSize: 1)
+        let configuration = try await TestCluster.freshDatabase("concurrent", poolSize: 1)
         let applied = try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<3 {
                 group.addTask {
