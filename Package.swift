@@ -44,6 +44,10 @@ let package = Package(
             name: "CCurl",
             linkerSettings: [.linkedLibrary("curl")]
         ),
+        .target(
+            name: "CNcurses",
+            linkerSettings: [.linkedLibrary("ncursesw")]
+        ),
 
         // Pure logic.
         .target(
@@ -101,6 +105,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "EscuchaConsole",
+            dependencies: [
+                "EscuchaCore", "EscuchaChannels", "EscuchaStore", "EscuchaWorkflow", "CNcurses",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "EscuchaReports",
             dependencies: ["EscuchaCore", "EscuchaStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
@@ -109,7 +121,7 @@ let package = Package(
             name: "escucha",
             dependencies: [
                 "EscuchaCore", "EscuchaClassifier", "EscuchaChannels", "EscuchaStore",
-                "EscuchaWorkflow", "EscuchaServer", "EscuchaReports",
+                "EscuchaWorkflow", "EscuchaServer", "EscuchaReports", "EscuchaConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -136,6 +148,10 @@ let package = Package(
         .testTarget(
             name: "EscuchaWorkflowTests",
             dependencies: ["EscuchaWorkflow", "EscuchaCore", "EscuchaStore", "EscuchaClassifier", "EscuchaChannels", "EscuchaTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EscuchaConsoleTests",
+            dependencies: ["EscuchaConsole", "EscuchaWorkflow", "EscuchaStore", "EscuchaCore", "EscuchaTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "EscuchaServerTests",

@@ -4,7 +4,8 @@ import Foundation
 public enum Severity: String, Sendable, Codable, CaseIterable, Comparable {
     case low, medium, high, critical
 
-    private var rank: Int {
+    /// 0 for low … 3 for critical (`tickets.severity_rank`).
+    public var rank: Int {
         switch self {
         case .low: 0
         case .medium: 1

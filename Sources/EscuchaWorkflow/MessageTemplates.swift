@@ -13,7 +13,16 @@ public struct MessageTemplates: Sendable {
         public var optedOut: String
         public var resolution: String
         public var optOutWords: [String]
+        /// Ready-made replies officers start from (`replies:` name → text), in file order.
+        public var replies: [(name: String, text: String)] = []
         public var file: String
+
+        public static func == (lhs: Language, rhs: Language) -> Bool {
+            lhs.code == rhs.code && lhs.acknowledgement == rhs.acknowledgement
+                && lhs.acknowledgementRestricted == rhs.acknowledgementRestricted && lhs.optedOut == rhs.optedOut
+                && lhs.resolution == rhs.resolution && lhs.optOutWords == rhs.optOutWords && lhs.file == rhs.file
+                && lhs.replies.map(\.name) == rhs.replies.map(\.name) && lhs.replies.map(\.text) == rhs.replies.map(\.text)
+        }
     }
 
     public var languages: [String: Language]
@@ -38,11 +47,17 @@ public struct MessageTemplates: Sendable {
             let path = directory + "/" + name
             let root = try ConfigNode.load(path: path)
             let code = try root.requireString("language")
-            let language = Language(
+            var language = Language(
                 code: code, acknowledgement: try root.requireString("acknowledgement"),
                 acknowledgementRestricted: try root.requireString("acknowledgement_restricted"),
                 optedOut: try root.requireString("opted_out"), resolution: try root.requireString("resolution"),
                 optOutWords: root.strings("opt_out_words"), file: path)
+            if let replies = root["replies"] {
+                for entry in replies.entries {
+                    guard let text = entry.value.string else { throw entry.value.error("reply '\(entry.key)' must be a text") }
+                    language.replies.append((entry.key, text))
+                }
+            }
             for (key, text) in [("acknowledgement", language.acknowledgement), ("acknowledgement_restricted", language.acknowledgementRestricted), ("resolution", language.resolution)]
             where !text.contains("{reference}") {
                 throw (root[key] ?? root).error("'\(key)' must contain {reference} so the person can quote their case")
