@@ -326,7 +326,6 @@ public struct ConsoleData: Sendable {
                 contactOptedOut: try row.decode("opted_out"), classifierVersion: version, conversation: conversation,
                 evidence: evidenceByMessage.keys.sorted().flatMap { evidenceByMessage[$0]! }, escalations: escalations, history: history)
         }
-        return detail
     }
 
     /// Teams, for escalation.
