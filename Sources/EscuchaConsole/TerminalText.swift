@@ -95,6 +95,14 @@ public enum TerminalText {
                 let clean = sanitized(String(scalar)).unicodeScalars.first ?? " "
                 let w = width(of: clean)
                 if lineWidth + w > columns, !line.isEmpty {
+                    if clean == " " {
+                        // The space that overflows is the break itself.
+                        flush(line[...])
+                        line = []
+                        lineWidth = 0
+                        lastSpace = nil
+                        continue
+                    }
                     if let space = lastSpace, space > 0 {
                         flush(line[..<space])
                         line = Array(line[(space + 1)...])
