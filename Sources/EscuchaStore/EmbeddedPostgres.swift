@@ -310,6 +310,15 @@ struct ClusterUser {
     }
 }
 
+/// Running helper programs (initdb, pg_ctl; tmux in the console's tests).
+public enum ChildProcess {
+    /// Runs `argv` (found on PATH through the shell), with standard output and error
+    /// written to `outputPath`, and returns its exit status.
+    public static func run(_ argv: [String], outputPath: String) throws -> Int32 {
+        try spawnAndWait(argv, outputPath: outputPath, operation: "running \(argv.first ?? "")")
+    }
+}
+
 /// Runs `argv` with posix_spawn (stdin from /dev/null, stdout and stderr to `outputPath`,
 /// working directory `/`, which every user can enter) and waits for it with `waitpid`.
 /// Foundation's `Process` is not used: on Linux its exit detection depends on a
