@@ -2,6 +2,9 @@
 /// (`golpe*`) and one over sequences of token symbols (phrases). Matching walks both from
 /// each token, so the work per message grows with its length and the longest phrase, not
 /// with the size of the lexicon.
+///
+/// Patterns are added with `add`; `freeze` then lays both tries out in flat arrays with
+/// one integer-keyed hash table for the edges, which is what matching reads.
 struct Automaton: Sendable {
     /// A word pattern: an exact folded word, or a prefix of words.
     struct WordPattern: Hashable, Sendable {
@@ -9,30 +12,29 @@ struct Automaton: Sendable {
         var isPrefix: Bool
     }
 
-    private struct PrefixNode: Sendable {
-        var children: [UInt8: Int32] = [:]
-        var symbol: Int32 = -1
-    }
-
-    private struct PhraseNode: Sendable {
-        var children: [Int32: Int32] = [:]
-        var patterns: [Int32] = []
-    }
-
     /// A pattern found in a message: token range `[start, end]` inclusive.
     struct Match: Sendable {
         var pattern: Int32
-        var start: Int
-        var end: Int
+        var start: Int32
+        var end: Int32
     }
 
+    // Building.
     private var exactSymbols: [String: Int32] = [:]
-    private var prefixNodes: [PrefixNode] = [PrefixNode()]
-    private var phraseNodes: [PhraseNode] = [PhraseNode()]
+    private var prefixChildren: [[UInt8: Int32]] = [[:]]
+    private var prefixSymbol: [Int32] = [-1]
+    private var phraseChildren: [[Int32: Int32]] = [[:]]
+    private var phrasePatterns: [[Int32]] = [[]]
     private var symbolCount: Int32 = 0
     private var patternIDs: [[WordPattern]: Int32] = [:]
     private(set) var patternCount = 0
     private(set) var longestPattern = 0
+
+    // Matching (after `freeze`).
+    private var prefixEdges = EdgeTable()
+    private var phraseEdges = EdgeTable()
+    private var phraseHasChildren: [Bool] = []
+    private var phrasePatternLists = FlatLists<Int32>()
 
     /// Adds a pattern (a sequence of word patterns) and returns its id; the same sequence
     /// always gets the same id.
@@ -45,16 +47,17 @@ struct Automaton: Sendable {
         var node: Int32 = 0
         for word in words {
             let symbol = symbolFor(word)
-            if let next = phraseNodes[Int(node)].children[symbol] {
+            if let next = phraseChildren[Int(node)][symbol] {
                 node = next
             } else {
-                phraseNodes.append(PhraseNode())
-                let next = Int32(phraseNodes.count - 1)
-                phraseNodes[Int(node)].children[symbol] = next
+                phraseChildren.append([:])
+                phrasePatterns.append([])
+                let next = Int32(phraseChildren.count - 1)
+                phraseChildren[Int(node)][symbol] = next
                 node = next
             }
         }
-        phraseNodes[Int(node)].patterns.append(id)
+        phrasePatterns[Int(node)].append(id)
         return id
     }
 
@@ -68,61 +71,77 @@ struct Automaton: Sendable {
         }
         var node = 0
         for byte in word.text.utf8 {
-            if let next = prefixNodes[node].children[byte] {
+            if let next = prefixChildren[node][byte] {
                 node = Int(next)
             } else {
-                prefixNodes.append(PrefixNode())
-                prefixNodes[node].children[byte] = Int32(prefixNodes.count - 1)
-                node = prefixNodes.count - 1
+                prefixChildren.append([:])
+                prefixSymbol.append(-1)
+                prefixChildren[node][byte] = Int32(prefixChildren.count - 1)
+                node = prefixChildren.count - 1
             }
         }
-        if prefixNodes[node].symbol < 0 {
-            prefixNodes[node].symbol = symbolCount
+        if prefixSymbol[node] < 0 {
+            prefixSymbol[node] = symbolCount
             symbolCount += 1
         }
-        return prefixNodes[node].symbol
+        return prefixSymbol[node]
     }
 
-    /// The symbols a word matches: its exact symbol and every prefix symbol.
-    private func symbols(of word: String, into out: inout [Int32]) {
-        out.removeAll(keepingCapacity: true)
+    /// The words that have an exact symbol; the tokenizer numbers them.
+    var exactWords: [String] { Array(exactSymbols.keys) }
+
+    /// Lays the tries out for matching.
+    mutating func freeze() {
+        prefixEdges = EdgeTable(capacity: prefixChildren.count)
+        for (node, children) in prefixChildren.enumerated() {
+            for (byte, child) in children { prefixEdges.insert(node: Int32(node), label: Int32(byte), child: child) }
+        }
+        phraseEdges = EdgeTable(capacity: phraseChildren.count)
+        for (node, children) in phraseChildren.enumerated() {
+            for (symbol, child) in children { phraseEdges.insert(node: Int32(node), label: symbol, child: child) }
+        }
+        phraseHasChildren = phraseChildren.map { !$0.isEmpty }
+        phrasePatternLists = FlatLists(phrasePatterns)
+    }
+
+    /// Appends the symbols a known word matches: its exact symbol and every prefix symbol.
+    func symbols(of word: String, into out: inout [Int32]) {
         if let s = exactSymbols[word] { out.append(s) }
-        var node = 0
-        for byte in word.utf8 {
-            guard let next = prefixNodes[node].children[byte] else { return }
-            node = Int(next)
-            let s = prefixNodes[node].symbol
+        Array(word.utf8).withUnsafeBufferPointer { prefixSymbols(of: $0, into: &out) }
+    }
+
+    /// Appends the prefix symbols of a word.
+    func prefixSymbols(of bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
+        var node: Int32 = 0
+        for byte in bytes {
+            let next = prefixEdges.child(of: node, label: Int32(byte))
+            if next < 0 { return }
+            node = next
+            let s = prefixSymbol[Int(node)]
             if s >= 0 { out.append(s) }
         }
     }
 
-    /// Every occurrence of every pattern in `tokens`.
-    func matches(in tokens: [Token]) -> [Match] {
-        var symbolsAt: [[Int32]] = []
-        symbolsAt.reserveCapacity(tokens.count)
-        var scratch: [Int32] = []
-        for token in tokens {
-            symbols(of: token.text, into: &scratch)
-            symbolsAt.append(scratch)
-        }
-        var found: [Match] = []
-        var active: [Int32] = []
-        var next: [Int32] = []
-        for i in 0..<tokens.count where !symbolsAt[i].isEmpty {
+    /// Every occurrence of every pattern, given each token's symbols
+    /// (`symbols[symbolStarts[i]..<symbolStarts[i + 1]]` for token `i`), into `found`.
+    func matches(tokenCount: Int, symbolStarts: [Int32], symbols: [Int32], active: inout [Int32], next: inout [Int32], into found: inout [Match]) {
+        found.removeAll(keepingCapacity: true)
+        for i in 0..<tokenCount where symbolStarts[i] < symbolStarts[i + 1] {
             active.removeAll(keepingCapacity: true)
             active.append(0)
             var j = i
-            while j < tokens.count, j - i < longestPattern {
+            while j < tokenCount, j - i < longestPattern {
                 next.removeAll(keepingCapacity: true)
+                let from = Int(symbolStarts[j])
+                let to = Int(symbolStarts[j + 1])
                 for node in active {
-                    let children = phraseNodes[Int(node)].children
-                    if children.isEmpty { continue }
-                    for symbol in symbolsAt[j] {
-                        if let child = children[symbol] {
-                            next.append(child)
-                            for pattern in phraseNodes[Int(child)].patterns {
-                                found.append(Match(pattern: pattern, start: i, end: j))
-                            }
+                    if !phraseHasChildren[Int(node)] { continue }
+                    for k in from..<to {
+                        let child = phraseEdges.child(of: node, label: symbols[k])
+                        if child < 0 { continue }
+                        next.append(child)
+                        phrasePatternLists.forEach(Int(child)) { pattern in
+                            found.append(Match(pattern: pattern, start: Int32(i), end: Int32(j)))
                         }
                     }
                 }
@@ -131,6 +150,87 @@ struct Automaton: Sendable {
                 j += 1
             }
         }
-        return found
     }
+}
+
+/// Trie edges `(node, label) → child` in one open-addressing table.
+struct EdgeTable: Sendable {
+    private var keys: [UInt64] = [UInt64.max]
+    private var children: [Int32] = [-1]
+
+    init() {}
+
+    init(capacity: Int) {
+        var size = 16
+        while size < capacity * 2 { size *= 2 }
+        keys = Array(repeating: UInt64.max, count: size)
+        children = Array(repeating: -1, count: size)
+    }
+
+    @inline(__always)
+    private static func key(_ node: Int32, _ label: Int32) -> UInt64 {
+        UInt64(UInt32(bitPattern: node)) << 32 | UInt64(UInt32(bitPattern: label))
+    }
+
+    @inline(__always)
+    private static func slot(_ key: UInt64, mask: Int) -> Int {
+        // Fibonacci hashing spreads consecutive node numbers over the table.
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
+    }
+
+    mutating func insert(node: Int32, label: Int32, child: Int32) {
+        let key = Self.key(node, label)
+        let mask = keys.count - 1
+        var slot = Self.slot(key, mask: mask)
+        while keys[slot] != UInt64.max { slot = (slot + 1) & mask }
+        keys[slot] = key
+        children[slot] = child
+    }
+
+    /// The child, or -1.
+    @inline(__always)
+    func child(of node: Int32, label: Int32) -> Int32 {
+        let key = Self.key(node, label)
+        return keys.withUnsafeBufferPointer { keys in
+            let mask = keys.count - 1
+            var slot = Self.slot(key, mask: mask)
+            while true {
+                let k = keys[slot]
+                if k == key { return children.withUnsafeBufferPointer { $0[slot] } }
+                if k == UInt64.max { return -1 }
+                slot = (slot + 1) & mask
+            }
+        }
+    }
+}
+
+/// Lists of lists in two flat arrays, so reading one list touches no nested array.
+struct FlatLists<Element: Sendable>: Sendable {
+    private var starts: [Int32] = [0]
+    private var items: [Element] = []
+
+    init() {}
+
+    init(_ lists: [[Element]]) {
+        for list in lists {
+            items += list
+            starts.append(Int32(items.count))
+        }
+    }
+
+    var count: Int { starts.count - 1 }
+
+    func isEmpty(_ list: Int) -> Bool { starts[list] == starts[list + 1] }
+
+    @inline(__always)
+    func forEach(_ list: Int, _ body: (Element) -> Void) {
+        let from = Int(starts[list])
+        let to = Int(starts[list + 1])
+        if from == to { return }
+        items.withUnsafeBufferPointer { items in
+            for k in from..<to { body(items[k]) }
+        }
+    }
+
+    subscript(list: Int) -> ArraySlice<Element> { items[Int(starts[list])..<Int(starts[list + 1])] }
 }

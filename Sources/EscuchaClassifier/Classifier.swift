@@ -22,20 +22,52 @@ public final class Classifier: Sendable {
     let common: CommonRules
     let automaton: Automaton
     let tokenizer: Tokenizer
-    /// Per pattern: the flag entries (index, slot) that use it.
-    let entrySlots: [[(entry: Int, slot: Int)]]
     let entries: [LexiconFile.FlagEntry]
-    let entryLanguage: [String]
-    let exclusionsByPattern: [[Int]]
     let exclusions: [LexiconFile.Exclusion]
-    let negationByPattern: [[(language: String, scope: Int)]]
-    let typeByPattern: [[(type: String, weight: Int)]]
-    let sectorByPattern: [[String]]
-    let placeByPattern: [[Int]]
-    let typeQuestionMarkWeight: [String: Int]
-    let functionWords: [String: [String]]
     let typePriority: [String]
-    private let breakers: Mutex<[WordBreaker]>
+    /// Languages by index: every lexicon's and every language a letter hints at.
+    let languageNames: [String]
+    /// Per flag entry: the index of its lexicon's language.
+    let entryLanguage: [Int32]
+    // Per pattern (automaton id), what it means.
+    /// Flag entries (index, slot) that use it.
+    let entrySlots: FlatLists<EntrySlot>
+    let exclusionsByPattern: FlatLists<Int32>
+    let negationByPattern: FlatLists<NegationCue>
+    let typeByPattern: FlatLists<TypeCue>
+    /// Indexes in `taxonomy.sectors`.
+    let sectorByPattern: FlatLists<Int32>
+    let placeByPattern: FlatLists<Int32>
+    /// Per type in `taxonomy.types`: the weight a question mark adds, or nil.
+    let typeQuestionMarkWeight: [Int?]
+    /// Types in the order that breaks ties, as indexes in `taxonomy.types`.
+    let typeOrder: [Int]
+    // Per word of the tokenizer's table.
+    /// The automaton symbols a known word matches.
+    let wordSymbols: FlatLists<Int32>
+    /// The languages whose function word it is (indexes in `languageNames`).
+    let wordLanguages: FlatLists<Int32>
+    let wordIsConditional: [Bool]
+    /// Per hint character: (language index, weight).
+    let hintWeightsByIndex: [[(language: Int, weight: Double)]]
+    /// Per sector: the index of its first listing (a sector listed twice is marked there).
+    let sectorFirstIndex: [Int]
+    private let scratches: Mutex<[Scratch]>
+
+    struct EntrySlot: Sendable {
+        var entry: Int32
+        var slot: Int32
+    }
+
+    struct NegationCue: Sendable {
+        var language: Int32
+        var scope: Int32
+    }
+
+    struct TypeCue: Sendable {
+        var type: Int32
+        var weight: Int
+    }
 
     /// Compiles a classifier.
     public init(
@@ -56,27 +88,38 @@ public final class Classifier: Sendable {
             for abbreviation in lexicon.abbreviations {
                 let from = Self.foldWord(abbreviation.from)
                 let to = abbreviation.to.split(separator: " ").map { Self.foldWord(String($0)) }
-                if tokenizer.abbreviations[from] == nil { tokenizer.abbreviations[from] = to }
+                tokenizer.addAbbreviation(from, expansion: to)
             }
         }
-        self.tokenizer = tokenizer
+
+        var languageNames: [String] = []
+        func languageIndex(_ name: String) -> Int32 {
+            if let i = languageNames.firstIndex(of: name) { return Int32(i) }
+            languageNames.append(name)
+            return Int32(languageNames.count - 1)
+        }
+        for lexicon in lexicons { _ = languageIndex(lexicon.language) }
+        let hintWeightsByIndex = Tokenizer.hintCharacters.map { character in
+            (Self.hintWeights[character] ?? []).map { (language: Int(languageIndex($0.0)), weight: $0.1) }
+        }
 
         var automaton = Automaton()
-        var entrySlots: [[(entry: Int, slot: Int)]] = []
-        var exclusionsByPattern: [[Int]] = []
-        var negationByPattern: [[(language: String, scope: Int)]] = []
-        var typeByPattern: [[(type: String, weight: Int)]] = []
-        var sectorByPattern: [[String]] = []
-        var placeByPattern: [[Int]] = []
-        var typeQuestionMark: [String: Int] = [:]
+        var entrySlots: [[EntrySlot]] = []
+        var exclusionsByPattern: [[Int32]] = []
+        var negationByPattern: [[NegationCue]] = []
+        var typeByPattern: [[TypeCue]] = []
+        var sectorByPattern: [[Int32]] = []
+        var placeByPattern: [[Int32]] = []
+        var typeQuestionMark: [Int?] = Array(repeating: nil, count: taxonomy.types.count)
         func grow(_ id: Int32) {
             while entrySlots.count <= Int(id) {
                 entrySlots.append([]); exclusionsByPattern.append([]); negationByPattern.append([])
                 typeByPattern.append([]); sectorByPattern.append([]); placeByPattern.append([])
             }
         }
+        var patternBuffer = TokenBuffer()
         func compile(_ text: String) -> Int32? {
-            let words = Self.wordPatterns(text, tokenizer: tokenizer)
+            let words = Self.wordPatterns(text, tokenizer: tokenizer, buffer: &patternBuffer)
             guard !words.isEmpty else { return nil }
             let id = automaton.add(words)
             grow(id)
@@ -84,78 +127,104 @@ public final class Classifier: Sendable {
         }
 
         var entries: [LexiconFile.FlagEntry] = []
-        var entryLanguage: [String] = []
+        var entryLanguage: [Int32] = []
         var exclusions: [LexiconFile.Exclusion] = []
-        var functionWords: [String: [String]] = [:]
+        var functionWords: [String: [Int32]] = [:]
         for lexicon in lexicons {
+            let language = languageIndex(lexicon.language)
             for entry in lexicon.flagEntries {
                 guard taxonomy.flag(entry.flag) != nil else {
                     throw ConfigError(file: lexicon.file, line: entry.line, message: "unknown flag code '\(entry.flag)': add it to Config/taxonomy.yaml or fix the spelling")
                 }
-                let index = entries.count
+                let index = Int32(entries.count)
                 entries.append(entry)
-                entryLanguage.append(lexicon.language)
+                entryLanguage.append(language)
                 for (slot, patterns) in entry.slots.enumerated() {
                     for pattern in patterns {
-                        if let id = compile(pattern) { entrySlots[Int(id)].append((index, slot)) }
+                        if let id = compile(pattern) { entrySlots[Int(id)].append(EntrySlot(entry: index, slot: Int32(slot))) }
                     }
                 }
             }
             for exclusion in lexicon.exclusions {
-                let index = exclusions.count
+                let index = Int32(exclusions.count)
                 exclusions.append(exclusion)
                 for pattern in exclusion.patterns {
                     if let id = compile(pattern) { exclusionsByPattern[Int(id)].append(index) }
                 }
             }
             for cue in lexicon.negation.cues {
-                if let id = compile(cue) { negationByPattern[Int(id)].append((lexicon.language, lexicon.negation.scope)) }
+                if let id = compile(cue) { negationByPattern[Int(id)].append(NegationCue(language: language, scope: Int32(lexicon.negation.scope))) }
             }
             for cue in lexicon.typeCues {
-                guard taxonomy.types.contains(cue.type) else {
+                guard let type = taxonomy.types.firstIndex(of: cue.type) else {
                     throw ConfigError(file: lexicon.file, line: cue.line, message: "unknown feedback type '\(cue.type)': use one of \(taxonomy.types.joined(separator: ", "))")
                 }
                 for pattern in cue.patterns {
                     if pattern.trimmingCharacters(in: .whitespaces) == "?" {
-                        typeQuestionMark[cue.type] = max(typeQuestionMark[cue.type] ?? 0, cue.weight)
+                        typeQuestionMark[type] = max(typeQuestionMark[type] ?? 0, cue.weight)
                     } else if let id = compile(pattern) {
-                        typeByPattern[Int(id)].append((cue.type, cue.weight))
+                        typeByPattern[Int(id)].append(TypeCue(type: Int32(type), weight: cue.weight))
                     }
                 }
             }
             for cue in lexicon.sectorCues {
-                guard taxonomy.sectors.contains(cue.sector) else {
+                guard let sector = taxonomy.sectors.firstIndex(of: cue.sector) else {
                     throw ConfigError(file: lexicon.file, line: cue.line, message: "unknown sector '\(cue.sector)': use one of \(taxonomy.sectors.joined(separator: ", "))")
                 }
                 for pattern in cue.patterns {
-                    if let id = compile(pattern) { sectorByPattern[Int(id)].append(cue.sector) }
+                    if let id = compile(pattern) { sectorByPattern[Int(id)].append(Int32(sector)) }
                 }
             }
             for word in lexicon.functionWords {
                 let folded = Self.foldWord(word)
-                if !(functionWords[folded]?.contains(lexicon.language) ?? false) {
-                    functionWords[folded, default: []].append(lexicon.language)
+                if !(functionWords[folded]?.contains(language) ?? false) {
+                    functionWords[folded, default: []].append(language)
                 }
             }
         }
         for (index, place) in places.enumerated() {
             for name in [place.name] + place.aliases {
-                if let id = compile(name) { placeByPattern[Int(id)].append(index) }
+                if let id = compile(name) { placeByPattern[Int(id)].append(Int32(index)) }
             }
         }
+        automaton.freeze()
+
+        // Number every word a later stage asks about, so tokens carry the answer's index.
+        for word in automaton.exactWords.sorted() { tokenizer.addWord(word) }
+        for word in functionWords.keys.sorted() { tokenizer.addWord(word) }
+        for word in common.conditionalWords.sorted() { tokenizer.addWord(word) }
+        var wordSymbols: [[Int32]] = []
+        var wordLanguages: [[Int32]] = []
+        var wordIsConditional: [Bool] = []
+        for index in 0..<Int32(tokenizer.words.count) {
+            let word = tokenizer.words.string(index)
+            var symbols: [Int32] = []
+            automaton.symbols(of: word, into: &symbols)
+            wordSymbols.append(symbols)
+            wordLanguages.append(functionWords[word] ?? [])
+            wordIsConditional.append(common.conditionalWords.contains(word))
+        }
+
+        self.tokenizer = tokenizer
         self.automaton = automaton
-        self.entrySlots = entrySlots
         self.entries = entries
-        self.entryLanguage = entryLanguage
         self.exclusions = exclusions
-        self.exclusionsByPattern = exclusionsByPattern
-        self.negationByPattern = negationByPattern
-        self.typeByPattern = typeByPattern
-        self.sectorByPattern = sectorByPattern
-        self.placeByPattern = placeByPattern
+        self.languageNames = languageNames
+        self.entryLanguage = entryLanguage
+        self.entrySlots = FlatLists(entrySlots)
+        self.exclusionsByPattern = FlatLists(exclusionsByPattern)
+        self.negationByPattern = FlatLists(negationByPattern)
+        self.typeByPattern = FlatLists(typeByPattern)
+        self.sectorByPattern = FlatLists(sectorByPattern)
+        self.placeByPattern = FlatLists(placeByPattern)
         self.typeQuestionMarkWeight = typeQuestionMark
-        self.functionWords = functionWords
-        self.breakers = Mutex([])
+        self.typeOrder = (typePriority.isEmpty ? taxonomy.types : typePriority).compactMap { taxonomy.types.firstIndex(of: $0) }
+        self.wordSymbols = FlatLists(wordSymbols)
+        self.wordLanguages = FlatLists(wordLanguages)
+        self.wordIsConditional = wordIsConditional
+        self.hintWeightsByIndex = hintWeightsByIndex
+        self.sectorFirstIndex = taxonomy.sectors.map { taxonomy.sectors.firstIndex(of: $0)! }
+        self.scratches = Mutex([])
         self.compileDuration = clock.now - began
         self.version = "\(Self.engineVersion)+\(Self.fnv1a(versionSeed))"
     }
@@ -168,16 +237,14 @@ public final class Classifier: Sendable {
 
     /// Turns a pattern ("golpe* a mi hijo") into word patterns, through the same tokenizer
     /// as messages so both sides are folded alike.
-    static func wordPatterns(_ text: String, tokenizer: Tokenizer) -> [Automaton.WordPattern] {
-        guard let breaker = try? WordBreaker() else { return [] }
+    static func wordPatterns(_ text: String, tokenizer: Tokenizer, buffer: inout TokenBuffer) -> [Automaton.WordPattern] {
         var words: [Automaton.WordPattern] = []
         for piece in text.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
             let isPrefix = piece.hasSuffix("*")
             let core = isPrefix ? String(piece.dropLast()) : String(piece)
-            var facts = TextFacts()
-            let tokens = tokenizer.tokenize(core, breaker: breaker, facts: &facts)
-            for (i, token) in tokens.enumerated() {
-                words.append(.init(text: token.text, isPrefix: isPrefix && i == tokens.count - 1))
+            tokenizer.tokenize(core, into: &buffer)
+            for (i, token) in buffer.tokens.enumerated() {
+                words.append(.init(text: buffer.string(of: token, words: tokenizer.words), isPrefix: isPrefix && i == buffer.tokens.count - 1))
             }
         }
         return words
@@ -193,18 +260,30 @@ public final class Classifier: Sendable {
         return String(hash, radix: 16)
     }
 
-    private func withBreaker<T>(_ body: (WordBreaker) -> T) -> T {
-        let reused = breakers.withLock { $0.popLast() }
-        let breaker: WordBreaker
-        if let reused {
-            breaker = reused
-        } else if let fresh = try? WordBreaker() {
-            breaker = fresh
-        } else {
-            fatalError("ICU cannot open a word break iterator: the ICU data library is missing")
-        }
-        let result = body(breaker)
-        breakers.withLock { if $0.count < 64 { $0.append(breaker) } }
+    /// Buffers for one classification; reused so a message allocates little beyond its
+    /// result. Passed `inout`, so the hot loops pay no dynamic exclusivity checks.
+    struct Scratch: Sendable {
+        var buffer = TokenBuffer()
+        var symbolStarts: [Int32] = []
+        var symbols: [Int32] = []
+        var active: [Int32] = []
+        var next: [Int32] = []
+        var matches: [Automaton.Match] = []
+        var languageScores: [Double] = []
+        /// Per language index: among the message's languages / clearly present.
+        var inLanguages: [Bool] = []
+        var present: [Bool] = []
+        var typeScores: [Int] = []
+        var sectorHit: [Bool] = []
+        var negations: [(end: Int, scope: Int)] = []
+        var excluded: [(start: Int, end: Int, exclusion: Int)] = []
+        var hits: [(entry: Int32, slot: Int32, start: Int32, end: Int32, order: Int32)] = []
+    }
+
+    private func withScratch<T>(_ body: (inout Scratch) -> T) -> T {
+        var scratch = scratches.withLock { $0.popLast() } ?? Scratch()
+        let result = body(&scratch)
+        scratches.withLock { [scratch] in if $0.count < 64 { $0.append(scratch) } }
         return result
     }
 
@@ -213,18 +292,22 @@ public final class Classifier: Sendable {
     ///   - text: the text as the person wrote it.
     ///   - languageHint: a language the channel suggests, used when the text does not tell.
     public func classify(_ text: String, languageHint: String? = nil) -> Classification {
-        var facts = TextFacts()
-        let tokens = withBreaker { tokenizer.tokenize(text, breaker: $0, facts: &facts) }
-        let matches = automaton.matches(in: tokens)
-        let (language, languages, script, present) = detectLanguage(tokens: tokens, facts: facts, hint: languageHint)
-        let flagged = findFlags(tokens: tokens, matches: matches, languages: Set(languages), present: present, text: text)
+        withScratch { classify(text, languageHint: languageHint, scratch: &$0) }
+    }
+
+    private func classify(_ text: String, languageHint: String?, scratch: inout Scratch) -> Classification {
+        tokenizer.tokenize(text, into: &scratch.buffer)
+        findMatches(&scratch)
+        let (language, languages, script, presentAll) = detectLanguage(&scratch, hint: languageHint)
+        let flagged = findFlags(&scratch, presentAll: presentAll)
         let flags = Array(Set(flagged.map(\.flag))).sorted()
-        let type = decideType(matches: matches, facts: facts, flags: flags)
-        var sectors = Set<String>()
+        let type = decideType(&scratch, flags: flags)
+
+        if scratch.sectorHit.count != taxonomy.sectors.count { scratch.sectorHit = Array(repeating: false, count: taxonomy.sectors.count) }
         var placeMatches: [Automaton.Match] = []
-        for match in matches {
-            for sector in sectorByPattern[Int(match.pattern)] { sectors.insert(sector) }
-            if !placeByPattern[Int(match.pattern)].isEmpty { placeMatches.append(match) }
+        for match in scratch.matches {
+            sectorByPattern.forEach(Int(match.pattern)) { scratch.sectorHit[Int($0)] = true }
+            if !placeByPattern.isEmpty(Int(match.pattern)) { placeMatches.append(match) }
         }
         // The longest name wins: "Santiago de los Caballeros" is not also Santiago, Chile.
         var placeIndexes: [Int] = []
@@ -233,61 +316,110 @@ public final class Classifier: Sendable {
                 other.end - other.start > match.end - match.start && other.start <= match.start && match.end <= other.end
             }
             if inside { continue }
-            for place in placeByPattern[Int(match.pattern)] where !placeIndexes.contains(place) { placeIndexes.append(place) }
+            placeByPattern.forEach(Int(match.pattern)) { place in
+                if !placeIndexes.contains(Int(place)) { placeIndexes.append(Int(place)) }
+            }
         }
-        for flag in flags { for sector in common.sectors(for: flag) { sectors.insert(sector) } }
+        for flag in flags {
+            for sector in common.sectors(for: flag) {
+                if let i = taxonomy.sectors.firstIndex(of: sector) { scratch.sectorHit[i] = true }
+            }
+        }
+        var sectors: [String] = []
+        for (i, sector) in taxonomy.sectors.enumerated() where scratch.sectorHit[sectorFirstIndex[i]] {
+            sectors.append(sector)
+        }
+        for i in scratch.sectorHit.indices { scratch.sectorHit[i] = false }
         return Classification(
             flags: flags, evidence: flagged, type: type,
-            sectors: taxonomy.sectors.filter { sectors.contains($0) },
+            sectors: sectors,
             language: language, languages: languages, script: script,
             places: placeIndexes.map { places[$0] },
             severity: taxonomy.severity(of: flags), restricted: taxonomy.isRestricted(flags),
             classifierVersion: version)
     }
 
+    /// The symbols of every token, then every pattern occurrence, into the scratch.
+    private func findMatches(_ scratch: inout Scratch) {
+        let text = scratch.buffer.text
+        let tokens = scratch.buffer.tokens
+        scratch.symbolStarts.removeAll(keepingCapacity: true)
+        scratch.symbols.removeAll(keepingCapacity: true)
+        scratch.symbolStarts.append(0)
+        text.withUnsafeBufferPointer { text in
+            for token in tokens {
+                if token.word >= 0 {
+                    wordSymbols.forEach(Int(token.word)) { scratch.symbols.append($0) }
+                } else {
+                    // Unknown words have no exact symbol, only perhaps prefix ones.
+                    automaton.prefixSymbols(of: UnsafeBufferPointer(rebasing: text[Int(token.textStart)..<Int(token.textEnd)]), into: &scratch.symbols)
+                }
+                scratch.symbolStarts.append(Int32(scratch.symbols.count))
+            }
+        }
+        automaton.matches(
+            tokenCount: tokens.count, symbolStarts: scratch.symbolStarts, symbols: scratch.symbols,
+            active: &scratch.active, next: &scratch.next, into: &scratch.matches)
+    }
+
     // MARK: - Flags
 
-    private func findFlags(tokens: [Token], matches: [Automaton.Match], languages: Set<String>, present: Set<String>, text: String) -> [Evidence] {
+    private func findFlags(_ scratch: inout Scratch, presentAll: Bool) -> [Evidence] {
+        let tokens = scratch.buffer.tokens
         // Negation cues and exclusions first.
-        var negations: [(end: Int, scope: Int)] = []
-        var excluded: [(start: Int, end: Int, exclusion: Int)] = []
-        var slotHits: [Int: [[(start: Int, end: Int)]]] = [:]
-        for match in matches {
+        scratch.negations.removeAll(keepingCapacity: true)
+        scratch.excluded.removeAll(keepingCapacity: true)
+        scratch.hits.removeAll(keepingCapacity: true)
+        for match in scratch.matches {
             let p = Int(match.pattern)
+            let start = Int(match.start)
             // Negation cues count only in a language the message is written in (Spanish "no"
             // is Portuguese "in the"); a cue right after "si"/"if" opens a condition
             // ("si no pagas te matan"), not a negation.
-            for cue in negationByPattern[p] where languages.contains(cue.language) {
-                let before = tokens[max(0, match.start - 2)..<match.start]
-                if before.contains(where: { common.conditionalWords.contains($0.text) }) { continue }
-                negations.append((match.end, cue.scope))
+            negationByPattern.forEach(p) { cue in
+                guard scratch.inLanguages[Int(cue.language)] else { return }
+                for t in max(0, start - 2)..<start {
+                    let word = tokens[t].word
+                    if word >= 0 && wordIsConditional[Int(word)] { return }
+                }
+                scratch.negations.append((Int(match.end), Int(cue.scope)))
             }
-            for exclusion in exclusionsByPattern[p] { excluded.append((match.start, match.end, exclusion)) }
-            for use in entrySlots[p] where present.isEmpty || present.contains(entryLanguage[use.entry]) {
-                var slots = slotHits[use.entry] ?? Array(repeating: [], count: entries[use.entry].slots.count)
-                slots[use.slot].append((match.start, match.end))
-                slotHits[use.entry] = slots
+            exclusionsByPattern.forEach(p) { scratch.excluded.append((start, Int(match.end), Int($0))) }
+            entrySlots.forEach(p) { use in
+                guard presentAll || scratch.present[Int(entryLanguage[Int(use.entry)])] else { return }
+                scratch.hits.append((use.entry, use.slot, match.start, match.end, Int32(scratch.hits.count)))
             }
         }
+        if scratch.hits.isEmpty { return [] }
+        // By entry, each entry's hits in match order.
+        scratch.hits.sort { ($0.entry, $0.order) < ($1.entry, $1.order) }
+        let negations = scratch.negations
+        let excluded = scratch.excluded
+        let hits = scratch.hits
         var evidence: [Evidence] = []
-        var seen = Set<String>()
-        var utf16: [UInt16] = []
-        for entryIndex in slotHits.keys.sorted() {
+        var seen: [(flag: FlagCode, start: Int, end: Int)] = []
+        var groupStart = 0
+        while groupStart < hits.count {
+            let entryIndex = Int(hits[groupStart].entry)
+            var groupEnd = groupStart
+            while groupEnd < hits.count, hits[groupEnd].entry == hits[groupStart].entry { groupEnd += 1 }
+            let group = hits[groupStart..<groupEnd]
+            groupStart = groupEnd
             let entry = entries[entryIndex]
-            let slots = slotHits[entryIndex]!
             // Each span with the start of its later part, where a negation between the two
             // parts also counts ("the volunteer never asked me for sex").
             var spans: [(start: Int, end: Int, laterStart: Int, earlierEnd: Int)] = []
-            if slots.count == 1 {
-                spans = slots[0].map { ($0.start, $0.end, $0.start, $0.end) }
+            if entry.slots.count == 1 {
+                spans = group.map { (Int($0.start), Int($0.end), Int($0.start), Int($0.end)) }
             } else {
-                for a in slots[0] {
-                    for b in slots[1] {
-                        let gap = a.end < b.start ? b.start - a.end - 1 : (b.end < a.start ? a.start - b.end - 1 : -1)
+                for a in group where a.slot == 0 {
+                    for b in group where b.slot == 1 {
+                        let (aStart, aEnd, bStart, bEnd) = (Int(a.start), Int(a.end), Int(b.start), Int(b.end))
+                        let gap = aEnd < bStart ? bStart - aEnd - 1 : (bEnd < aStart ? aStart - bEnd - 1 : -1)
                         guard gap >= 0, gap <= entry.within else { continue }
-                        guard tokens[a.start].sentence == tokens[b.start].sentence else { continue }
-                        let (earlier, later) = a.start <= b.start ? (a, b) : (b, a)
-                        spans.append((earlier.start, max(a.end, b.end), later.start, earlier.end))
+                        guard tokens[aStart].sentence == tokens[bStart].sentence else { continue }
+                        let (earlier, later) = aStart <= bStart ? ((aStart, aEnd), (bStart, bEnd)) : ((bStart, bEnd), (aStart, aEnd))
+                        spans.append((earlier.0, max(aEnd, bEnd), later.0, earlier.1))
                     }
                 }
             }
@@ -299,15 +431,14 @@ public final class Classifier: Sendable {
                     { continue }
                 }
                 if isExcluded((span.start, span.end), flag: entry.flag, tokens: tokens, excluded: excluded) { continue }
-                let key = "\(entry.flag.rawValue)@\(span.start)-\(span.end)"
-                guard seen.insert(key).inserted else { continue }
-                let start = tokens[span.start].start
-                let end = tokens[span.end].end
-                if utf16.isEmpty { utf16 = Array(text.utf16) }
+                if seen.contains(where: { $0.flag == entry.flag && $0.start == span.start && $0.end == span.end }) { continue }
+                seen.append((entry.flag, span.start, span.end))
+                let start = Int(tokens[span.start].start)
+                let end = Int(tokens[span.end].end)
                 evidence.append(Evidence(
                     flag: entry.flag, start: start, end: end,
-                    text: String(decoding: utf16[start..<end], as: UTF16.self),
-                    entry: entry.id, language: entryLanguage[entryIndex]))
+                    text: String(decoding: scratch.buffer.units[start..<end], as: UTF16.self),
+                    entry: entry.id, language: languageNames[Int(entryLanguage[entryIndex])]))
             }
         }
         if !common.precedence.isEmpty {
@@ -344,20 +475,24 @@ public final class Classifier: Sendable {
 
     // MARK: - Type
 
-    private func decideType(matches: [Automaton.Match], facts: TextFacts, flags: [FlagCode]) -> String {
-        var scores: [String: Int] = [:]
-        for match in matches {
-            for cue in typeByPattern[Int(match.pattern)] { scores[cue.type, default: 0] += cue.weight }
+    private func decideType(_ scratch: inout Scratch, flags: [FlagCode]) -> String {
+        if scratch.typeScores.count != taxonomy.types.count { scratch.typeScores = Array(repeating: 0, count: taxonomy.types.count) }
+        defer { for i in scratch.typeScores.indices { scratch.typeScores[i] = 0 } }
+        for match in scratch.matches {
+            typeByPattern.forEach(Int(match.pattern)) { scratch.typeScores[Int($0.type)] += $0.weight }
         }
-        if facts.hasQuestionMark {
-            for (type, weight) in typeQuestionMarkWeight { scores[type, default: 0] += weight }
+        if scratch.buffer.facts.hasQuestionMark {
+            for (type, weight) in typeQuestionMarkWeight.enumerated() {
+                if let weight { scratch.typeScores[type] += weight }
+            }
         }
-        let best = scores.values.max() ?? 0
+        // Types no cue scored count as 0, which changes nothing: only a best above 0 is used.
+        let best = scratch.typeScores.max() ?? 0
         if best <= 0 {
             return flags.isEmpty ? taxonomy.fallbackType : (taxonomy.types.contains("complaint") ? "complaint" : taxonomy.fallbackType)
         }
-        let order = typePriority.isEmpty ? taxonomy.types : typePriority
-        return order.first { scores[$0] == best } ?? scores.first { $0.value == best }!.key
+        let winner = typeOrder.first { scratch.typeScores[$0] == best } ?? scratch.typeScores.firstIndex(of: best)!
+        return taxonomy.types[winner]
     }
 
     // MARK: - Language
@@ -375,35 +510,69 @@ public final class Classifier: Sendable {
         "ù": [("fr", 1)], "û": [("fr", 1)], "î": [("fr", 1)], "ï": [("fr", 1)], "ë": [("fr", 0.5)], "œ": [("fr", 1.5)],
     ]
 
-    /// The main language, the clearly present ones, the script, and every language with at
-    /// least one of its function words (whose lexicons may fire; empty = unknown, all may).
-    private func detectLanguage(tokens: [Token], facts: TextFacts, hint: String?) -> (String, [String], String, Set<String>) {
-        let letters = facts.scripts.filter { $0.key != "Zyyy" && $0.key != "Zinh" && $0.key != "Latn" }
-        if let (script, count) = letters.max(by: { $0.value < $1.value }), count * 2 >= tokens.count {
-            let language = Self.scriptLanguages[script] ?? "und"
-            return (language, [language], script, [])
+    /// The main language, the clearly present ones and the script; fills the scratch's
+    /// `inLanguages` and `present` (every language with at least one of its function words,
+    /// whose lexicons may fire; `presentAll` when unknown: all may).
+    private func detectLanguage(_ scratch: inout Scratch, hint: String?) -> (String, [String], String, presentAll: Bool) {
+        let buffer = scratch.buffer
+        let count = languageNames.count
+        if scratch.languageScores.count != count {
+            scratch.languageScores = Array(repeating: 0, count: count)
+            scratch.inLanguages = Array(repeating: false, count: count)
+            scratch.present = Array(repeating: false, count: count)
         }
-        var scores: [String: Double] = [:]
-        for token in tokens {
-            guard let languages = functionWords[token.text] else { continue }
-            let share = 1.0 / Double(languages.count)
-            for language in languages { scores[language, default: 0] += share }
+        for i in 0..<count {
+            scratch.languageScores[i] = 0
+            scratch.inLanguages[i] = false
+            scratch.present[i] = false
         }
-        for (character, count) in facts.letterHints {
-            for (language, weight) in Self.hintWeights[character] ?? [] { scores[language, default: 0] += weight * Double(min(count, 3)) }
+        func finish(_ language: String, _ languages: [String], _ script: String, presentAll: Bool) -> (String, [String], String, presentAll: Bool) {
+            for name in languages {
+                if let i = languageNames.firstIndex(of: name) { scratch.inLanguages[i] = true }
+            }
+            return (language, languages, script, presentAll)
         }
-        let ranked = scores.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-        guard let top = ranked.first, top.value > 0 else {
+        if !buffer.facts.scripts.isEmpty {
+            let letters = buffer.facts.scripts.filter { $0.key != "Zyyy" && $0.key != "Zinh" && $0.key != "Latn" }
+            if let (script, letterCount) = letters.max(by: { $0.value < $1.value }), letterCount * 2 >= buffer.tokens.count {
+                let language = Self.scriptLanguages[script] ?? "und"
+                return finish(language, [language], script, presentAll: true)
+            }
+        }
+        var anyScore = false
+        for token in buffer.tokens where token.word >= 0 {
+            let word = Int(token.word)
+            if wordLanguages.isEmpty(word) { continue }
+            let share = 1.0 / Double(wordLanguages[word].count)
+            wordLanguages.forEach(word) { scratch.languageScores[Int($0)] += share }
+            anyScore = true
+        }
+        for (hint, letterCount) in buffer.facts.letterHints.enumerated() where letterCount > 0 {
+            for (language, weight) in hintWeightsByIndex[hint] {
+                scratch.languageScores[language] += weight * Double(min(letterCount, 3))
+                anyScore = true
+            }
+        }
+        guard anyScore else {
             let language = hint ?? "und"
-            return (language, hint.map { [$0] } ?? [], "Latn", [])
+            return finish(language, hint.map { [$0] } ?? [], "Latn", presentAll: true)
         }
-        var languages = [top.key]
-        for other in ranked.dropFirst() where other.value >= 2 && other.value >= top.value * 0.5 {
-            languages.append(other.key)
+        // Languages with a score, best first, ties by name.
+        let ranked = (0..<count).filter { scratch.languageScores[$0] > 0 }.sorted { a, b in
+            let (x, y) = (scratch.languageScores[a], scratch.languageScores[b])
+            return x != y ? x > y : languageNames[a] < languageNames[b]
+        }
+        let top = ranked[0]
+        let topScore = scratch.languageScores[top]
+        var languages = [languageNames[top]]
+        for other in ranked.dropFirst() where scratch.languageScores[other] >= 2 && scratch.languageScores[other] >= topScore * 0.5 {
+            languages.append(languageNames[other])
         }
         // With weak evidence (a few words) every lexicon may fire: better a false alarm than
         // a missed person at risk.
-        let present = top.value < 2 ? Set<String>() : Set(scores.filter { $0.value > 0 }.keys)
-        return (top.key, languages, "Latn", present)
+        if topScore >= 2 {
+            for i in ranked { scratch.present[i] = true }
+        }
+        return finish(languageNames[top], languages, "Latn", presentAll: topScore < 2)
     }
 }

@@ -66,6 +66,19 @@ public struct LexiconIssue: Sendable, CustomStringConvertible {
 }
 
 extension Classifier {
+    /// The word patterns of `text`, folded like messages.
+    func wordPatterns(_ text: String) -> [Automaton.WordPattern] {
+        var buffer = TokenBuffer()
+        return Self.wordPatterns(text, tokenizer: tokenizer, buffer: &buffer)
+    }
+
+    /// The languages whose function word `word` (folded) is, or nil.
+    func functionWordLanguages(_ word: String) -> [String]? {
+        let index = tokenizer.words.find(word)
+        guard index >= 0, !wordLanguages.isEmpty(Int(index)) else { return nil }
+        return wordLanguages[Int(index)].map { languageNames[Int($0)] }
+    }
+
     /// Checks the lexicons: duplicate patterns within a flag, entries whose own examples do
     /// not raise their flag, and patterns an exclusion shadows. (Unknown codes are already
     /// refused when loading.)
@@ -76,7 +89,7 @@ extension Classifier {
             for entry in lexicon.flagEntries {
                 for slot in entry.slots where entry.slots.count == 1 {
                     for pattern in slot {
-                        let key = entry.flag.rawValue + "|" + Self.wordPatterns(pattern, tokenizer: tokenizer).map { $0.text + ($0.isPrefix ? "*" : "") }.joined(separator: " ")
+                        let key = entry.flag.rawValue + "|" + wordPatterns(pattern).map { $0.text + ($0.isPrefix ? "*" : "") }.joined(separator: " ")
                         if let first = seenPatterns[key] {
                             issues.append(LexiconIssue(severity: .warning, file: lexicon.file, line: entry.line, message: "'\(pattern)' for \(entry.flag) duplicates the entry at line \(first.map(String.init) ?? "?")"))
                         } else {
@@ -87,7 +100,7 @@ extension Classifier {
                         if !result.flags.contains(entry.flag), entry.slots.count == 1 {
                             let shadowed = exclusions.contains { exclusion in
                                 (exclusion.flags.isEmpty || exclusion.flags.contains(entry.flag))
-                                    && exclusion.patterns.contains { Self.wordPatterns($0, tokenizer: tokenizer).count <= Self.wordPatterns(pattern, tokenizer: tokenizer).count && pattern.lowercased().contains($0.lowercased().replacingOccurrences(of: "*", with: "")) }
+                                    && exclusion.patterns.contains { wordPatterns($0).count <= wordPatterns(pattern).count && pattern.lowercased().contains($0.lowercased().replacingOccurrences(of: "*", with: "")) }
                             }
                             if shadowed {
                                 issues.append(LexiconIssue(severity: .warning, file: lexicon.file, line: entry.line, message: "'\(pattern)' for \(entry.flag) is shadowed by an exclusion and never fires on its own"))
@@ -107,8 +120,8 @@ extension Classifier {
         // ("eeuu" squashes to Portuguese "eu").
         for place in places {
             for name in [place.name] + place.aliases {
-                let words = Self.wordPatterns(name, tokenizer: tokenizer)
-                if words.count == 1, let languages = functionWords[words[0].text] {
+                let words = wordPatterns(name)
+                if words.count == 1, let languages = functionWordLanguages(words[0].text) {
                     issues.append(LexiconIssue(severity: .warning, file: "places.yaml", line: nil, message: "place name '\(name)' (\(place.name)) folds to '\(words[0].text)', a common word in \(languages.joined(separator: ", ")): use a longer name"))
                 }
             }

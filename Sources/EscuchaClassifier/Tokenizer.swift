@@ -1,23 +1,110 @@
 /// A word of a message after normalisation, with its place in the original text.
 struct Token: Sendable {
-    /// The folded form used for matching.
-    var text: String
     /// UTF-16 offsets of the word in the original text.
-    var start: Int
-    var end: Int
+    var start: Int32
+    var end: Int32
     /// Sentences end at `.`, `!`, `?`, `;` and line breaks.
-    var sentence: Int
+    var sentence: Int32
     /// Clauses also end at commas, colons and brackets; negation does not cross them.
-    var clause: Int
+    var clause: Int32
+    /// The word in the tokenizer's word table, or -1 for a word no lexicon knows.
+    var word: Int32
+    /// The folded bytes in `TokenBuffer.text`, for words no lexicon knows.
+    var textStart: Int32
+    var textEnd: Int32
 }
 
 /// What the tokenizer learnt about a text besides its words.
 struct TextFacts: Sendable {
     var hasQuestionMark = false
-    /// Counts of letters per ISO 15924 script, for script detection.
+    /// Counts of letters per ISO 15924 script, for script detection (non-Latin text only).
     var scripts: [String: Int] = [:]
-    /// Characters that hint at a language (ñ, ã, ç, è, ò, …), counted by hint.
-    var letterHints: [Character: Int] = [:]
+    /// Counts per character of `Tokenizer.hintCharacters`, by index.
+    var letterHints = [Int32](repeating: 0, count: Tokenizer.hintCharacters.count)
+
+    mutating func reset() {
+        hasQuestionMark = false
+        if !scripts.isEmpty { scripts = [:] }
+        for i in letterHints.indices { letterHints[i] = 0 }
+    }
+}
+
+/// Buffers for one message at a time, reused across messages so tokenizing allocates
+/// nothing once they have grown. A value passed `inout`, so the hot loops pay no dynamic
+/// exclusivity checks.
+struct TokenBuffer: Sendable {
+    /// The message in UTF-16 (evidence offsets are UTF-16).
+    var units: [UInt16] = []
+    /// Folded bytes of the words no lexicon knows.
+    var text: [UInt8] = []
+    var tokens: [Token] = []
+    var facts = TextFacts()
+    /// Opened on the first text ICU has to segment.
+    private let breaker = LazyWordBreaker()
+
+    init() {
+        units.reserveCapacity(1024)
+        text.reserveCapacity(1024)
+        tokens.reserveCapacity(256)
+    }
+
+    var wordBreakerSource: LazyWordBreaker { breaker }
+
+    /// Copies `text` into `units` as UTF-16.
+    mutating func load(_ string: String) {
+        var units = self.units
+        self.units = []
+        units.removeAll(keepingCapacity: true)
+        defer { self.units = units }
+        var string = string
+        string.withUTF8 { utf8 in
+            units.reserveCapacity(utf8.count)
+            var i = 0
+            let n = utf8.count
+            // Swift strings hold valid UTF-8, so sequences need no checking.
+            while i < n {
+                let b0 = UInt32(utf8[i])
+                if b0 < 0x80 {
+                    units.append(UInt16(b0))
+                    i += 1
+                } else if b0 < 0xE0 {
+                    units.append(UInt16(((b0 & 0x1F) << 6) | (UInt32(utf8[i + 1]) & 0x3F)))
+                    i += 2
+                } else if b0 < 0xF0 {
+                    units.append(UInt16(((b0 & 0x0F) << 12) | ((UInt32(utf8[i + 1]) & 0x3F) << 6) | (UInt32(utf8[i + 2]) & 0x3F)))
+                    i += 3
+                } else {
+                    let scalar = ((b0 & 0x07) << 18) | ((UInt32(utf8[i + 1]) & 0x3F) << 12) | ((UInt32(utf8[i + 2]) & 0x3F) << 6)
+                        | (UInt32(utf8[i + 3]) & 0x3F)
+                    let v = scalar - 0x10000
+                    units.append(UInt16(0xD800 + (v >> 10)))
+                    units.append(UInt16(0xDC00 + (v & 0x3FF)))
+                    i += 4
+                }
+            }
+        }
+    }
+
+    /// The folded text of a token.
+    func string(of token: Token, words: ByteStringTable) -> String {
+        if token.word >= 0 { return words.string(token.word) }
+        return String(decoding: text[Int(token.textStart)..<Int(token.textEnd)], as: UTF8.self)
+    }
+}
+
+/// A word break iterator opened on first use: most messages never need ICU's.
+// @unchecked: lives in one TokenBuffer, which one classification uses at a time.
+final class LazyWordBreaker: @unchecked Sendable {
+    private var breaker: WordBreaker?
+
+    var value: WordBreaker {
+        if let breaker { return breaker }
+        guard let fresh = try? WordBreaker() else {
+            fatalError("ICU cannot open a word break iterator: the ICU data library is missing")
+        }
+        breaker = fresh
+        return fresh
+    }
 }
 
 /// Splits text into normalised tokens with ICU's word break rules.
@@ -27,114 +114,234 @@ struct TextFacts: Sendable {
 /// (`ayudaaaa` → `ayuda`, and also `llamar` → `lamar`: lexicons go through the same
 /// steps, so both sides agree), digits inside words read as letters (`m4t4r` → `matar`),
 /// and SMS abbreviations expanded from the lexicons (`xq` → `porque`).
-struct Tokenizer {
-    /// Abbreviation → expansion (both already folded).
-    var abbreviations: [String: [String]] = [:]
+///
+/// Words every lexicon knows are numbered in `words`, so later stages work on integers.
+/// Text made of Latin characters is segmented by `LatinWordBreak` and folded through a
+/// table; only pieces with other characters go through ICU.
+struct Tokenizer: Sendable {
+    /// Known words: abbreviations, their expansions, and whatever the classifier adds.
+    private(set) var words = ByteStringTable()
+    /// Per word: its expansion in `expansionWords`; count -1 when it is not an abbreviation.
+    private var expansionStart: [Int32] = []
+    private var expansionCount: [Int32] = []
+    private var expansionWords: [Int32] = []
+    // The static tables, held here so the hot loop reads them without a once-check.
+    private let foldStarts = Tokenizer.latinFold.starts
+    private let foldBytes = Tokenizer.latinFold.bytes
+    private let hintIndex = Tokenizer.hintIndexTable
 
     /// Characters that hint at a language, looked for before folding removes them.
-    static let hintCharacters: Set<Character> = ["ñ", "ã", "õ", "ç", "è", "ò", "ê", "â", "ô", "à", "ù", "û", "î", "ï", "ë", "œ", "¿", "¡", "é", "á", "í", "ó", "ú"]
+    static let hintCharacters: [Character] = ["ñ", "ã", "õ", "ç", "è", "ò", "ê", "â", "ô", "à", "ù", "û", "î", "ï", "ë", "œ", "¿", "¡", "é", "á", "í", "ó", "ú"]
 
-    /// Tokenizes `text`.
-    func tokenize(_ text: String, breaker: WordBreaker, facts: inout TextFacts) -> [Token] {
-        var tokens: [Token] = []
-        tokens.reserveCapacity(32)
-        var units = Array(text.utf16)
-        var sentence = 0
-        var clause = 0
-        units.withUnsafeMutableBufferPointer { buffer in
-            let readOnly = UnsafeBufferPointer(buffer)
-            breaker.segments(of: readOnly) { start, end, status in
-                if status < 100 {
-                    // Spaces, punctuation, symbols, emoji.
-                    for i in start..<end {
-                        switch readOnly[i] {
-                        case 0x2E, 0x21, 0x3F, 0x3B, 0x0A, 0x0D, 0xBF, 0xA1, 0x2026:  // . ! ? ; \n \r ¿ ¡ …
-                            if readOnly[i] == 0x3F || readOnly[i] == 0xBF { facts.hasQuestionMark = true }
-                            sentence += 1
-                            clause += 1
-                        case 0x2C, 0x3A, 0x28, 0x29, 0x2D, 0x2014, 0x2013:  // , : ( ) - — –
-                            if readOnly[i] != 0x2D || end - start > 1 || isSpaceAround(readOnly, i) { clause += 1 }
-                        default:
-                            break
-                        }
-                    }
-                    return
-                }
-                appendWord(readOnly, start, end, sentence: sentence, clause: clause, into: &tokens, facts: &facts)
+    /// The index in `hintCharacters` of a code unit below 0x250, or -1. Latin-1 upper-case
+    /// letters À–Þ count as their lower case (they differ by 0x20).
+    private static let hintIndexTable: [Int8] = {
+        var table = [Int8](repeating: -1, count: 0x250)
+        for unit in 0..<0x250 {
+            let lower = (unit >= 0xC0 && unit <= 0xDE && unit != 0xD7) ? unit | 0x20 : unit
+            if let i = hintCharacters.firstIndex(where: { $0.utf16.first == UInt16(lower) }) { table[unit] = Int8(i) }
+        }
+        return table
+    }()
+
+    /// ICU's folding of each code unit below 0x180, as UTF-8. Folding is per character in
+    /// this range (no character composes with another), so a word folds piece by piece.
+    private static let latinFold: (starts: [Int32], bytes: [UInt8]) = {
+        var starts: [Int32] = [0]
+        var bytes: [UInt8] = []
+        for unit in 0..<0x180 {
+            if LatinWordBreak.unitClass(UInt16(unit)) != .unsupported {
+                let folded = [UInt16(unit)].withUnsafeBufferPointer { ICUText.foldForMatching($0) }
+                bytes += Array(String(decoding: folded, as: UTF16.self).utf8)
+            }
+            starts.append(Int32(bytes.count))
+        }
+        return (starts, bytes)
+    }()
+
+    /// Adds a known word (already folded) and returns its number.
+    @discardableResult
+    mutating func addWord(_ word: String) -> Int32 {
+        let index = words.insert(word)
+        while expansionCount.count < words.count {
+            expansionStart.append(0)
+            expansionCount.append(-1)
+        }
+        return index
+    }
+
+    /// Adds an abbreviation (both sides folded); the first one for a word wins.
+    mutating func addAbbreviation(_ from: String, expansion: [String]) {
+        let index = addWord(from)
+        if expansionCount[Int(index)] >= 0 { return }
+        let parts = expansion.map { addWord($0) }
+        expansionStart[Int(index)] = Int32(expansionWords.count)
+        expansionCount[Int(index)] = Int32(parts.count)
+        expansionWords += parts
+    }
+
+    /// Tokenizes `string` into `buffer`.
+    func tokenize(_ string: String, into buffer: inout TokenBuffer) {
+        buffer.load(string)
+        tokenize(&buffer)
+    }
+
+    /// Tokenizes `buffer.units` into `buffer.tokens`.
+    func tokenize(_ buffer: inout TokenBuffer) {
+        buffer.tokens.removeAll(keepingCapacity: true)
+        buffer.text.removeAll(keepingCapacity: true)
+        buffer.facts.reset()
+        var state = State()
+        let units = buffer.units
+        let breaker = buffer.wordBreakerSource
+        units.withUnsafeBufferPointer { units in
+            forEachSegment(units, breaker: breaker) { start, end, isWord in
+                handleSegment(units, start, end, isWord: isWord, state: &state, buffer: &buffer)
             }
         }
-        return tokens
+    }
+
+    /// Calls `body` with each segment `[start, end)` of `buffer.units` and whether it is a
+    /// word, as ICU's word break iterator would over the whole text, except that runs of
+    /// plain spaces may be skipped (they are neither words nor sentence or clause marks).
+    func forEachSegment(_ buffer: TokenBuffer, _ body: (Int, Int, Bool) -> Void) {
+        buffer.units.withUnsafeBufferPointer { forEachSegment($0, breaker: buffer.wordBreakerSource, body) }
+    }
+
+    @inline(__always)
+    private func forEachSegment(_ units: UnsafeBufferPointer<UInt16>, breaker: LazyWordBreaker, _ body: (Int, Int, Bool) -> Void) {
+        let n = units.count
+        var i = 0
+        while i < n {
+            if units[i] == 0x20 {
+                i += 1
+                continue
+            }
+            var pieceEnd = i
+            var covered = true
+            while pieceEnd < n, units[pieceEnd] != 0x20 {
+                if LatinWordBreak.unitClass(units[pieceEnd]) == .unsupported { covered = false }
+                pieceEnd += 1
+            }
+            if covered {
+                var start = i
+                while start < pieceEnd {
+                    let (end, isWord) = LatinWordBreak.segment(units, from: start, end: pieceEnd)
+                    body(start, end, isWord)
+                    start = end
+                }
+            } else {
+                // ICU breaks before and after a run of spaces unless a combining mark
+                // follows it, so the piece with the spaces before it segments as it
+                // would within the whole text.
+                var from = i
+                while from > 0, units[from - 1] == 0x20 { from -= 1 }
+                let piece = UnsafeBufferPointer(rebasing: units[from..<pieceEnd])
+                breaker.value.segments(of: piece) { start, end, status in
+                    body(from + start, from + end, status >= 100)
+                }
+            }
+            i = pieceEnd
+        }
+    }
+
+    private struct State {
+        var sentence: Int32 = 0
+        var clause: Int32 = 0
+    }
+
+    @inline(__always)
+    private func handleSegment(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, isWord: Bool, state: inout State, buffer: inout TokenBuffer) {
+        if isWord {
+            appendWord(units, start, end, state: state, buffer: &buffer)
+            return
+        }
+        // Spaces, punctuation, symbols, emoji.
+        for i in start..<end {
+            switch units[i] {
+            case 0x2E, 0x21, 0x3F, 0x3B, 0x0A, 0x0D, 0xBF, 0xA1, 0x2026:  // . ! ? ; \n \r ¿ ¡ …
+                if units[i] == 0x3F || units[i] == 0xBF { buffer.facts.hasQuestionMark = true }
+                state.sentence += 1
+                state.clause += 1
+            case 0x2C, 0x3A, 0x28, 0x29, 0x2D, 0x2014, 0x2013:  // , : ( ) - — –
+                if units[i] != 0x2D || end - start > 1 || isSpaceAround(units, i) { state.clause += 1 }
+            default:
+                break
+            }
+        }
     }
 
     private func isSpaceAround(_ units: UnsafeBufferPointer<UInt16>, _ i: Int) -> Bool {
         (i > 0 && units[i - 1] == 0x20) || (i + 1 < units.count && units[i + 1] == 0x20)
     }
 
-    private func appendWord(
-        _ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, sentence: Int, clause: Int,
-        into tokens: inout [Token], facts: inout TextFacts
-    ) {
+    private func appendWord(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, state: State, buffer: inout TokenBuffer) {
         // Split at apostrophes: ' ’ ʼ `
         var partStart = start
         var i = start
         while i <= end {
             if i == end || units[i] == 0x27 || units[i] == 0x2019 || units[i] == 0x02BC || units[i] == 0x60 {
-                if i > partStart {
-                    appendPart(units, partStart, i, sentence: sentence, clause: clause, into: &tokens, facts: &facts)
-                }
+                if i > partStart { appendPart(units, partStart, i, state: state, buffer: &buffer) }
                 partStart = i + 1
             }
             i += 1
         }
     }
 
-    private func appendPart(
-        _ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, sentence: Int, clause: Int,
-        into tokens: inout [Token], facts: inout TextFacts
-    ) {
-        let slice = UnsafeBufferPointer(rebasing: units[start..<end])
+    private func appendPart(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, state: State, buffer: inout TokenBuffer) {
+        let textStart = buffer.text.count
         var ascii = true
-        for u in slice where u >= 0x80 { ascii = false; break }
-        var folded: [UInt8] = []
-        folded.reserveCapacity(slice.count)
-        if ascii {
-            for u in slice {
-                let b = UInt8(u)
-                folded.append(b >= 0x41 && b <= 0x5A ? b + 32 : b)
+        var latin = true
+        for i in start..<end where units[i] >= 0x80 {
+            ascii = false
+            if units[i] >= 0x180 {
+                latin = false
+                break
             }
-        } else {
-            noteScriptsAndHints(slice, facts: &facts)
-            let f = ICUText.foldForMatching(slice)
-            folded = Array(String(decoding: f, as: UTF16.self).utf8)
         }
-        let normalised = Self.squashAndDeleet(folded)
-        if normalised.isEmpty { return }
-        let word = String(decoding: normalised, as: UTF8.self)
-        if let expansion = abbreviations[word] {
-            for part in expansion {
-                tokens.append(Token(text: part, start: start, end: end, sentence: sentence, clause: clause))
+        if ascii {
+            for i in start..<end {
+                let b = UInt8(truncatingIfNeeded: units[i])
+                buffer.text.append(b >= 0x41 && b <= 0x5A ? b + 32 : b)
+            }
+        } else if latin {
+            for i in start..<end {
+                let unit = Int(units[i])
+                let hint = hintIndex[unit]
+                if hint >= 0 { buffer.facts.letterHints[Int(hint)] += 1 }
+                for k in Int(foldStarts[unit])..<Int(foldStarts[unit + 1]) { buffer.text.append(foldBytes[k]) }
             }
         } else {
-            tokens.append(Token(text: word, start: start, end: end, sentence: sentence, clause: clause))
+            let slice = UnsafeBufferPointer(rebasing: units[start..<end])
+            noteScriptsAndHints(slice, facts: &buffer.facts)
+            let folded = ICUText.foldForMatching(slice)
+            buffer.text.append(contentsOf: String(decoding: folded, as: UTF16.self).utf8)
+        }
+        let textEnd = Self.squashAndDeleet(&buffer.text, from: textStart)
+        if textEnd == textStart { return }
+        let word = buffer.text.withUnsafeBufferPointer { words.find(UnsafeBufferPointer(rebasing: $0[textStart..<textEnd])) }
+        if word >= 0, expansionCount[Int(word)] >= 0 {
+            buffer.text.removeSubrange(textStart...)
+            let first = Int(expansionStart[Int(word)])
+            for k in first..<first + Int(expansionCount[Int(word)]) {
+                buffer.tokens.append(Token(
+                    start: Int32(start), end: Int32(end), sentence: state.sentence, clause: state.clause,
+                    word: expansionWords[k], textStart: 0, textEnd: 0))
+            }
+        } else {
+            buffer.tokens.append(Token(
+                start: Int32(start), end: Int32(end), sentence: state.sentence, clause: state.clause,
+                word: word, textStart: Int32(textStart), textEnd: Int32(textEnd)))
         }
     }
-
-    /// Lower-case hint characters by UTF-16 code unit (upper case is folded by `| 0x20`
-    /// for Latin-1 letters).
-    private static let hintUnits: [UInt16: Character] = {
-        var table: [UInt16: Character] = [:]
-        for c in hintCharacters { if let u = c.utf16.first { table[u] = c } }
-        return table
-    }()
 
     private func noteScriptsAndHints(_ slice: UnsafeBufferPointer<UInt16>, facts: inout TextFacts) {
         var i = 0
         while i < slice.count {
             let unit = slice[i]
             if unit < 0x250 {
-                // Latin-1 upper-case letters À–Þ differ from their lower case by 0x20.
-                let lower = (unit >= 0xC0 && unit <= 0xDE && unit != 0xD7) ? unit | 0x20 : unit
-                if let hint = Self.hintUnits[lower] { facts.letterHints[hint, default: 0] += 1 }
+                let hint = hintIndex[Int(unit)]
+                if hint >= 0 { facts.letterHints[Int(hint)] += 1 }
                 i += 1
                 continue
             }
@@ -149,16 +356,18 @@ struct Tokenizer {
         }
     }
 
-    /// Squashes runs of a repeated letter and reads digits inside words as letters.
-    static func squashAndDeleet(_ bytes: [UInt8]) -> [UInt8] {
+    /// Squashes runs of a repeated letter and reads digits inside words as letters, in
+    /// place on `bytes[start...]`; returns the new end (the bytes after it are removed).
+    static func squashAndDeleet(_ bytes: inout [UInt8], from start: Int) -> Int {
         var hasDigit = false
         var hasLetter = false
-        for b in bytes {
+        for i in start..<bytes.count {
+            let b = bytes[i]
             if b >= 0x30 && b <= 0x39 { hasDigit = true } else if b >= 0x61 && b <= 0x7A || b >= 0x80 { hasLetter = true }
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        for var b in bytes {
+        var out = start
+        for i in start..<bytes.count {
+            var b = bytes[i]
             if hasDigit && hasLetter {
                 switch b {
                 case UInt8(ascii: "0"): b = UInt8(ascii: "o")
@@ -171,9 +380,18 @@ struct Tokenizer {
                 }
             }
             let isLetter = (b >= 0x61 && b <= 0x7A)
-            if isLetter, let last = out.last, last == b { continue }
-            out.append(b)
+            if isLetter, out > start, bytes[out - 1] == b { continue }
+            bytes[out] = b
+            out += 1
         }
+        bytes.removeSubrange(out...)
         return out
+    }
+
+    /// `squashAndDeleet` on a whole word.
+    static func squashAndDeleet(_ bytes: [UInt8]) -> [UInt8] {
+        var bytes = bytes
+        _ = squashAndDeleet(&bytes, from: 0)
+        return bytes
     }
 }

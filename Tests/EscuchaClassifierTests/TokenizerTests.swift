@@ -1,0 +1,173 @@
+@testable import EscuchaClassifier
+import Testing
+
+/// The fast paths against ICU: segmentation of Latin text, segmentation of mixed text in
+/// pieces, and the byte-string table the tokenizer numbers words with.
+@Suite struct LatinWordBreakTests {
+    /// ICU's segments of `units`: (start, end, is a word).
+    static func icuSegments(_ units: [UInt16]) -> [[Int]] {
+        let breaker = try! WordBreaker()
+        var out: [[Int]] = []
+        units.withUnsafeBufferPointer { buffer in
+            breaker.segments(of: buffer) { start, end, status in out.append([start, end, status >= 100 ? 1 : 0]) }
+        }
+        return out
+    }
+
+    static func latinSegments(_ units: [UInt16]) -> [[Int]] {
+        var out: [[Int]] = []
+        units.withUnsafeBufferPointer { buffer in
+            var start = 0
+            while start < buffer.count {
+                let (end, isWord) = LatinWordBreak.segment(buffer, from: start, end: buffer.count)
+                out.append([start, end, isWord ? 1 : 0])
+                start = end
+            }
+        }
+        return out
+    }
+
+    /// One character of each class ICU's rules distinguish, and a few of each kind of
+    /// punctuation the tokenizer looks at.
+    static let representatives: [UInt16] = [
+        0x61, 0xE9, 0x31, 0x2E, 0x27, 0x3A, 0xB7, 0x2C, 0x3B, 0x5F, 0x40, 0x20, 0x0D, 0x0A, 0x0B, 0x2D, 0x22, 0x3F, 0x09, 0x2019, 0x2026,
+    ]
+
+    @Test func everyShortStringSegmentsLikeICU() {
+        let r = Self.representatives
+        var mismatches: [[UInt16]] = []
+        for length in 1...4 {
+            var total = 1
+            for _ in 0..<length { total *= r.count }
+            for x in 0..<total {
+                var y = x
+                var units: [UInt16] = []
+                for _ in 0..<length {
+                    units.append(r[y % r.count])
+                    y /= r.count
+                }
+                if Self.latinSegments(units) != Self.icuSegments(units), mismatches.count < 5 { mismatches.append(units) }
+            }
+        }
+        #expect(mismatches.isEmpty)
+    }
+
+    @Test func everyCoveredCharacterSegmentsLikeICUInContext() {
+        let context: [UInt16] = [0x61, 0x31, 0x2E, 0x27, 0x2C, 0x5F, 0x20, 0x0A, 0x2D]
+        var mismatches: [[UInt16]] = []
+        for unit in UInt16(0)...UInt16(0x2100) where LatinWordBreak.unitClass(unit) != .unsupported {
+            for a in context {
+                for b in context {
+                    for units in [[a, unit, b], [a, b, unit], [unit, a, unit, b, unit]] {
+                        if Self.latinSegments(units) != Self.icuSegments(units), mismatches.count < 5 { mismatches.append(units) }
+                    }
+                }
+            }
+        }
+        #expect(mismatches.isEmpty)
+    }
+}
+
+@Suite struct TokenizerTests {
+    /// Segments of the tokenizer (Latin pieces by table, the rest by ICU) against ICU over
+    /// the whole text, ignoring runs of plain spaces (the tokenizer skips them).
+    @Test func mixedTextSegmentsLikeICUOverTheWholeText() {
+        let alphabet: [String] = [
+            "a", "B", "é", "Ñ", "1", ".", "'", ",", ":", "_", "@", " ", " ", " ", "\n", "\r", "-", "?", "¿", "’", "…",
+            "🙏", "👍🏽", "👩‍⚕️", "🇻🇪", "\u{301}", "\u{AD}", "\u{A0}", "\u{200B}", "\u{200D}", "\u{FE0F}", "\u{85}", "\u{2028}",
+            "م", "ж", "你", "こ", "カ", "ก", "한", "ש", "\"", "ǅ", "ﬁ", "①",
+        ]
+        var random = SystemRandomNumberGenerator()
+        let tokenizer = Tokenizer()
+        var buffer = TokenBuffer()
+        var mismatches: [String] = []
+        for _ in 0..<20000 {
+            let text = (0..<Int.random(in: 1...12, using: &random)).map { _ in alphabet.randomElement(using: &random)! }.joined()
+            let units = Array(text.utf16)
+            let expected = LatinWordBreakTests.icuSegments(units).filter { !Self.isPlainSpace(units, $0) }
+            buffer.load(text)
+            #expect(buffer.units == units)
+            var got: [[Int]] = []
+            tokenizer.forEachSegment(buffer) { start, end, isWord in got.append([start, end, isWord ? 1 : 0]) }
+            got = got.filter { !Self.isPlainSpace(units, $0) }
+            if got != expected, mismatches.count < 5 { mismatches.append(text) }
+        }
+        #expect(mismatches.isEmpty)
+    }
+
+    static func isPlainSpace(_ units: [UInt16], _ segment: [Int]) -> Bool {
+        units[segment[0]..<segment[1]].allSatisfy { $0 == 0x20 }
+    }
+
+    @Test func latinFoldingMatchesICUFolding() {
+        let tokenizer = Tokenizer()
+        var buffer = TokenBuffer()
+        for unit in UInt16(0xA0)..<UInt16(0x180) where LatinWordBreak.unitClass(unit) == .letter {
+            let text = "x" + String(decoding: [unit], as: UTF16.self) + "y"
+            tokenizer.tokenize(text, into: &buffer)
+            let folded = buffer.tokens.map { buffer.string(of: $0, words: tokenizer.words) }.joined()
+            let expected = String(decoding: Tokenizer.squashAndDeleet(Array(ICUText.foldForMatching(text).utf8)), as: UTF8.self)
+            #expect(folded == expected, "U+\(String(unit, radix: 16))")
+        }
+    }
+
+    @Test func squashingAndDigitsWorkInPlace() {
+        var bytes = Array("xxayudaaaa".utf8)
+        #expect(Tokenizer.squashAndDeleet(&bytes, from: 2) == 7)
+        #expect(String(decoding: bytes, as: UTF8.self) == "xxayuda")
+        #expect(Tokenizer.squashAndDeleet(Array("m4t4r".utf8)) == Array("matar".utf8))
+        #expect(Tokenizer.squashAndDeleet(Array("2024".utf8)) == Array("2024".utf8))
+    }
+
+    @Test func abbreviationsExpandToKnownWords() {
+        var tokenizer = Tokenizer()
+        tokenizer.addAbbreviation("xq", expansion: ["porque"])
+        tokenizer.addAbbreviation("xq", expansion: ["ignored"])
+        tokenizer.addAbbreviation("nada", expansion: [])
+        var buffer = TokenBuffer()
+        tokenizer.tokenize("XQ nada ok", into: &buffer)
+        #expect(buffer.tokens.map { buffer.string(of: $0, words: tokenizer.words) } == ["porque", "ok"])
+        #expect(buffer.tokens.map(\.start) == [0, 8])
+        #expect(buffer.tokens[0].word == tokenizer.words.find("porque"))
+        #expect(buffer.tokens[1].word == -1)
+    }
+}
+
+@Suite struct ByteStringTableTests {
+    @Test func numbersKeysInInsertionOrderAndFindsThem() {
+        var table = ByteStringTable()
+        let words = (0..<1000).map { "w\($0)" } + ["", "ñandu", "a"]
+        for (i, word) in words.enumerated() { #expect(table.insert(word) == Int32(i)) }
+        #expect(table.insert("w5") == 5)
+        #expect(table.count == words.count)
+        for (i, word) in words.enumerated() {
+            #expect(table.find(word) == Int32(i))
+            #expect(table.string(Int32(i)) == word)
+        }
+        #expect(table.find("w1000") == -1)
+        #expect(table.find("b") == -1)
+    }
+}
+
+@Suite struct EdgeTableTests {
+    @Test func findsEveryEdgeAndNothingElse() {
+        var edges = EdgeTable(capacity: 300)
+        for node in Int32(0)..<30 {
+            for label in Int32(0)..<10 { edges.insert(node: node, label: label * 7, child: node * 100 + label) }
+        }
+        for node in Int32(0)..<30 {
+            for label in Int32(0)..<10 {
+                #expect(edges.child(of: node, label: label * 7) == node * 100 + label)
+                #expect(edges.child(of: node, label: label * 7 + 1) == -1)
+            }
+        }
+        #expect(EdgeTable().child(of: 0, label: 0) == -1)
+        let lists = FlatLists<Int32>([[1, 2], [], [3]])
+        #expect(lists.count == 3)
+        #expect(lists.isEmpty(1))
+        #expect(Array(lists[0]) == [1, 2])
+        var seen: [Int32] = []
+        lists.forEach(2) { seen.append($0) }
+        #expect(seen == [3])
+    }
+}
