@@ -2,7 +2,9 @@
 # Installs the Debian packages Escucha needs, when they are missing.
 # Swift itself (6.x) must already be on PATH.
 set -euo pipefail
+# `--test` adds what only the tests need: Debian's chromium renders the HTML bulletin.
 packages=(libpq-dev libicu-dev libcurl4-openssl-dev libncursesw5-dev postgresql tmux pkg-config)
+[ "${1:-}" = "--test" ] && packages+=(chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,7 +4,7 @@
 # classifier's evaluation floors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --test
 # Some Swift 6 concurrency errors only show in whole-module (release) builds.
 swift build -c release
 swift build --build-tests

@@ -15,6 +15,8 @@ public final class ConsoleApp {
         /// How often ages and deadlines are redrawn without a key or a notification.
         public var tickSeconds: Double = 30
         public var resolutionCodes: [String] = []
+        /// A ticket to open first (`--ticket REF`, as escalation notices say).
+        public var openReference: String?
 
         public init() {}
     }
@@ -73,6 +75,7 @@ public final class ConsoleApp {
         defer { terminal.stop() }
         try connection.listen(to: "escucha_queue")
         reload(keeping: nil)
+        if let typed = settings.openReference { openFirst(typed) }
         while running {
             draw()
             if let key = terminal.readKey(timeoutMilliseconds: 250) {
@@ -297,6 +300,18 @@ public final class ConsoleApp {
             ticket = try data.detail(ticketID: row.id, recordView: true, on: connection)
             ticketScroll = 0
             revealedContact = nil
+        } catch {
+            report(error)
+        }
+    }
+
+    func openFirst(_ typed: String) {
+        do {
+            guard let reference = TicketReference.normalise(typed), let id = try data.ticketID(reference: reference, on: connection) else {
+                status = (strings.format("no_such_ticket", ["reference": typed]), .alert)
+                return
+            }
+            ticket = try data.detail(ticketID: id, recordView: true, on: connection)
         } catch {
             report(error)
         }

@@ -328,6 +328,13 @@ public struct ConsoleData: Sendable {
         }
     }
 
+    /// The id of the ticket with this reference, when the officer may read it.
+    public func ticketID(reference: String, on connection: PGConnection) throws -> Int64? {
+        try desk.inSession(connection) {
+            try connection.query("SELECT id FROM tickets WHERE reference = \(reference)").first?.decode("id")
+        }
+    }
+
     /// Teams, for escalation.
     public func teams(on connection: PGConnection) throws -> [String] {
         try desk.inSession(connection) {

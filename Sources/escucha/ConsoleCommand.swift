@@ -27,6 +27,9 @@ struct ConsoleCommand: AsyncParsableCommand {
     @Option(name: .customLong("lang"), help: ArgumentHelp("Interface language: en or es. Default: from LC_ALL / LC_MESSAGES / LANG.", valueName: "code"))
     var language: String?
 
+    @Option(name: .customLong("ticket"), help: ArgumentHelp("Open this ticket first (its reference, as escalation notices give it).", valueName: "ref"))
+    var ticket: String?
+
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var config: ConfigOptions
 
@@ -44,6 +47,7 @@ struct ConsoleCommand: AsyncParsableCommand {
         let desk: OfficerDesk
         let strings: ConsoleStrings
         var settings = ConsoleApp.Settings()
+        settings.openReference = ticket
         do {
             let taxonomy = try Taxonomy.load(path: directory + "/taxonomy.yaml")
             let templates = try MessageTemplates.load(directory: directory + "/messages")

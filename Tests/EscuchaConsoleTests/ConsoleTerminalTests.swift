@@ -59,13 +59,15 @@ final class TmuxSession {
 @Suite(.serialized) struct ConsoleTerminalTests {
     static var binary: String { RepositoryConfig.root + "/.build/debug/escucha" }
 
-    func launch(_ fixture: ConsoleFixture, officer: String, language: String, columns: Int = 80, rows: Int = 24) throws -> TmuxSession {
+    func launch(
+        _ fixture: ConsoleFixture, officer: String, language: String, columns: Int = 80, rows: Int = 24, extra: [String] = []
+    ) throws -> TmuxSession {
         #expect(FileManager.default.isExecutableFile(atPath: Self.binary), "build the escucha binary first (swift build --build-tests)")
-        let command = [
+        let command = ([
             "env", "TERM=xterm-256color", "LANG=C.UTF-8", "ESCUCHA_SECRET_KEY=\(fixture.secret)", "ESCUCHA_DATA_DIR=/tmp/escucha-console-\(getpid())",
             Self.binary, "console", "--as", officer, "--lang", language, "--database-url", "'\(fixture.conninfo)'",
-            "--config-dir", RepositoryConfig.root + "/Config", "2>/tmp/escucha-console-\(getpid()).err",
-        ].joined(separator: " ")
+            "--config-dir", RepositoryConfig.root + "/Config",
+        ] + extra + ["2>/tmp/escucha-console-\(getpid()).err"]).joined(separator: " ")
         return try TmuxSession(command: command, columns: columns, rows: rows)
     }
 
@@ -215,5 +217,29 @@ final class TmuxSession {
         #expect(ticket.contains("مرحبا، أحتاج إلى مساعدة في الأوراق"))
         #expect(ticket.contains("Conversación"))
         try tmux.keys("q", "q")
+    }
+
+    @Test func aClearedOfficerOpensTheTicketANoticeNames() async throws {
+        let fixture = try await ConsoleFixture.make("console_notice")
+        defer { Task { await fixture.pool.close() } }
+        let id = try await fixture.add(
+            .init(reference: "NNNN01", text: "hay un niño solo en la terminal", flags: ["protection.child_at_risk"], team: "protection",
+                  evidence: [("protection.child_at_risk", 7..<20)]))
+        // As typed from a notice: lower case, with a dash.
+        let tmux = try launch(fixture, officer: "prot-fp", language: "en", extra: ["--ticket", "nnnn-01"])
+        let screen = try tmux.waitFor("Ticket NNNN01")
+        #expect(screen.contains("RESTRICTED"))
+        #expect(screen.contains("niño solo en la terminal"))
+        #expect(screen.contains("(v: show the number)"))
+        try tmux.keys("v")
+        let shown = try tmux.waitFor("recorded in the history")
+        #expect(shown.contains("+573001112233"))
+        try tmux.keys("q", "q")
+        let actions = try await fixture.pool.withConnection { connection in
+            try connection.query("SELECT actor, action FROM ticket_events WHERE ticket_id = \(id) ORDER BY id").map {
+                try $0.decode("actor", as: String.self) + ":" + $0.decode("action", as: String.self)
+            }
+        }
+        #expect(actions == ["system:created", "prot-fp:viewed", "prot-fp:contact_revealed"])
     }
 }
