@@ -222,3 +222,44 @@ public enum AberrationDetector {
         return range.compactMap { test(series, at: $0, policy: policy) }
     }
 }
+
+/// A histogram of durations kept in the daily summary: bucket lower bounds in minutes, 5
+/// minutes wide below 2 hours, 60 below 2 days, 1440 below 60 days, then one open bucket
+/// from 60 days. Medians are interpolated inside the bucket that holds the middle, so they
+/// are exact to within the bucket's width.
+public enum DurationHistogram {
+    /// The width in minutes of the bucket that starts at `lower` (0 for the open bucket).
+    public static func width(ofBucketAt lower: Int) -> Int {
+        if lower < 120 { return 5 }
+        if lower < 2880 { return 60 }
+        if lower < 86400 { return 1440 }
+        return 0
+    }
+
+    /// The bucket of a duration in minutes (the same rule as the summary's SQL).
+    public static func bucket(minutes: Double) -> Int {
+        let seconds = max(minutes * 60, 0)
+        if seconds < 7200 { return Int(seconds / 300) * 5 }
+        if seconds < 172_800 { return Int(seconds / 3600) * 60 }
+        if seconds < 5_184_000 { return Int(seconds / 86400) * 1440 }
+        return 86400
+    }
+
+    /// The median in hours of the durations counted per bucket (`nil` when there are none),
+    /// assuming values spread evenly inside a bucket, like `percentile_cont` between ranks.
+    public static func medianHours(_ counts: [Int: Int]) -> Double? {
+        let buckets = counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }
+        let total = buckets.reduce(0) { $0 + $1.value }
+        guard total > 0 else { return nil }
+        let half = Double(total) / 2
+        var below = 0
+        for (lower, count) in buckets {
+            if Double(below + count) >= half {
+                let fraction = (half - Double(below)) / Double(count)
+                return (Double(lower) + fraction * Double(width(ofBucketAt: lower))) / 60
+            }
+            below += count
+        }
+        return Double(buckets.last!.key) / 60
+    }
+}

@@ -58,7 +58,8 @@ public struct EarlyWarningBuilder: Sendable {
                        sum(tickets) FILTER (WHERE day >= \(fromText)::date)::bigint AS current,
                        sum(tickets) FILTER (WHERE day < \(fromText)::date)::bigint AS baseline
                   FROM report_daily
-                 WHERE dimension IN ('all', 'channel', 'type', 'sector', 'language', 'flag', \(familyDimension), 'ack', 'closure')
+                 WHERE dimension IN ('all', 'channel', 'type', 'sector', 'language', 'flag', \(familyDimension), 'ack', 'closure',
+                                     'first_response_min', 'resolution_min')
                    AND day >= \(baselineText)::date AND day < \(endText)::date \(locationFilter)
                  GROUP BY dimension, value
                 """, operation: "reading report volumes")
@@ -341,6 +342,13 @@ public struct EarlyWarningBuilder: Sendable {
         return EmergingTerms.find(current: current, baseline: baseline, k: request.k)
     }
 
+    /// Summary values (bucket lower bounds in minutes, as text) to counts by bucket.
+    static func histogram(_ values: [String: Int]?) -> [Int: Int] {
+        var counts: [Int: Int] = [:]
+        for (key, count) in values ?? [:] { if let lower = Int(key) { counts[lower, default: 0] += count } }
+        return counts
+    }
+
     private func accountability(
         request: EarlyWarningRequest, fromText: String, endText: String, current: [String: [String: Int]], alerts: Int,
         verified24: Int
@@ -354,16 +362,14 @@ public struct EarlyWarningBuilder: Sendable {
         let now = request.now
         let locationFilter: SQL = location.map { "AND location = \($0)" } ?? ""
         let (medians, overdue) = try await pool.withConnection { conn in
+            // Medians come from the summary's histograms; only open tickets are read here.
             let medians = try conn.query(
                 """
-                SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_response_at - created_at))
-                         FILTER (WHERE first_response_at IS NOT NULL) / 3600 AS first_response,
-                       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - created_at))
-                         FILTER (WHERE resolved_at IS NOT NULL) / 3600 AS resolution,
-                       count(*) FILTER (WHERE acknowledged_at IS NULL AND ack_due_at < \(now)) AS overdue_ack
+                SELECT count(*) AS overdue_ack
                   FROM tickets
-                 WHERE created_at >= \(fromText)::date AND created_at < \(endText)::date \(locationFilter)
-                """, operation: "computing response times")
+                 WHERE acknowledged_at IS NULL AND ack_due_at < \(now)
+                   AND created_at >= \(fromText)::date AND created_at < \(endText)::date \(locationFilter)
+                """, operation: "counting unacknowledged overdue tickets")
             let overdue = try conn.query(
                 """
                 SELECT coalesce(team, '(none)') AS team, count(*)::bigint AS n FROM tickets
@@ -383,8 +389,8 @@ public struct EarlyWarningBuilder: Sendable {
             acknowledgedInTime: denominator > 0 ? Double(within) / Double(denominator) : nil,
             acknowledgedWithin: PublishedCount(within, k: k), acknowledgedLate: PublishedCount(late, k: k),
             notAcknowledged: PublishedCount(ack["none"] ?? 0, k: k),
-            medianHoursToFirstResponse: try row?.decode("first_response", as: Double?.self),
-            medianHoursToResolution: try row?.decode("resolution", as: Double?.self),
+            medianHoursToFirstResponse: DurationHistogram.medianHours(Self.histogram(current["first_response_min"])),
+            medianHoursToResolution: DurationHistogram.medianHours(Self.histogram(current["resolution_min"])),
             closedWithMessage: closedTotal > 0 ? Double(withMessage) / Double(closedTotal) : nil,
             overdueByTeam: try overdue.map { r throws(StoreError) in
                 EarlyWarningReport.Line(

@@ -8,6 +8,20 @@ import Foundation
 /// `tickets` in one transaction. A writer that commits meanwhile leaves its day marked for
 /// the next refresh.
 public enum ReportSummary {
+    /// SQL for the histogram bucket of a duration, as the lower bound in minutes (see
+    /// `DurationHistogram`): 5-minute buckets below 2 hours, hours below 2 days, days below
+    /// 60 days, then one open bucket. Medians then come from the summary, not from a sort of
+    /// every ticket of the period.
+    static func durationBucket(_ interval: String) -> SQL {
+        let seconds = "greatest(extract(epoch FROM \(interval)), 0)"
+        return SQL(unsafeSQL: """
+            (CASE WHEN \(seconds) < 7200 THEN floor(\(seconds) / 300) * 5
+                  WHEN \(seconds) < 172800 THEN floor(\(seconds) / 3600) * 60
+                  WHEN \(seconds) < 5184000 THEN floor(\(seconds) / 86400) * 1440
+                  ELSE 86400 END)::bigint::text
+            """)
+    }
+
     /// The advisory lock that serialises refreshes.
     static let lockKey: Int64 = 0x4573_6375_6368_6104  // "Escuch" + report
 
@@ -44,7 +58,7 @@ public enum ReportSummary {
                 t AS MATERIALIZED (
                     SELECT (created_at AT TIME ZONE 'UTC')::date AS day, coalesce(location, '') AS location,
                            channel_id, type, language, flags, sectors, acknowledged_at, ack_due_at,
-                           status, resolved_at, closed_at, id
+                           status, resolved_at, closed_at, id, created_at, first_response_at
                       FROM tickets
                      WHERE created_at >= (SELECT min(day) FROM days)::timestamp AT TIME ZONE 'UTC'
                        AND created_at < ((SELECT max(day) FROM days) + 1)::timestamp AT TIME ZONE 'UTC'
@@ -68,6 +82,10 @@ public enum ReportSummary {
                         CASE WHEN acknowledged_at IS NULL THEN 'none'
                              WHEN ack_due_at IS NULL THEN 'no_deadline'
                              WHEN acknowledged_at <= ack_due_at THEN 'within' ELSE 'late' END FROM t
+                    UNION ALL SELECT day, location, 'first_response_min', \(Self.durationBucket("first_response_at - created_at"))
+                      FROM t WHERE first_response_at IS NOT NULL
+                    UNION ALL SELECT day, location, 'resolution_min', \(Self.durationBucket("resolved_at - created_at"))
+                      FROM t WHERE resolved_at IS NOT NULL
                     UNION ALL SELECT day, location, 'closure',
                         CASE WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.ticket_id = t.id
                                              AND o.payload ->> 'template' = 'resolution')

@@ -189,3 +189,40 @@ import Testing
         #expect(text == "Me llamo [name] y mi numero es [number] correo [email] Ayuda por favor")
     }
 }
+
+@Suite struct DurationHistogramTests {
+    @Test func bucketsFollowTheSummaryRule() {
+        #expect(DurationHistogram.bucket(minutes: 0) == 0)
+        #expect(DurationHistogram.bucket(minutes: 12.5) == 10)
+        #expect(DurationHistogram.bucket(minutes: 119.9) == 115)
+        #expect(DurationHistogram.bucket(minutes: 150) == 120)
+        #expect(DurationHistogram.bucket(minutes: 47 * 60 + 59) == 47 * 60)
+        #expect(DurationHistogram.bucket(minutes: 3.5 * 1440) == 3 * 1440)
+        #expect(DurationHistogram.bucket(minutes: 90 * 1440) == 86400)
+        #expect(DurationHistogram.width(ofBucketAt: 115) == 5)
+        #expect(DurationHistogram.width(ofBucketAt: 120) == 60)
+        #expect(DurationHistogram.width(ofBucketAt: 2880) == 1440)
+    }
+
+    @Test func medianIsWithinTheBucketOfTheExactMedian() {
+        var random = SeededRandom(seed: 11)
+        for _ in 0..<50 {
+            let values = (0..<(1 + Int(random.next() % 300))).map { _ in Double(random.next() % 400_000) / 100 }  // minutes
+            var counts: [Int: Int] = [:]
+            for value in values { counts[DurationHistogram.bucket(minutes: value), default: 0] += 1 }
+            let sorted = values.sorted()
+            let exact = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+            let median = try! #require(DurationHistogram.medianHours(counts))
+            // Both lie between the start of the bucket of the lower middle value and the end
+            // of the bucket of the upper one (the same bucket when data are dense).
+            let low = DurationHistogram.bucket(minutes: sorted[(sorted.count - 1) / 2])
+            let highBucket = DurationHistogram.bucket(minutes: sorted[sorted.count / 2])
+            let high = highBucket + DurationHistogram.width(ofBucketAt: highBucket)
+            #expect(Double(low) / 60 - 1e-9 <= median && median <= Double(high) / 60 + 1e-9, "\(median) outside \(low)…\(high) min")
+            #expect(abs(median - exact / 60) <= Double(high - low) / 60 + 1e-9, "\(median) vs \(exact / 60)")
+        }
+        #expect(DurationHistogram.medianHours([:]) == nil)
+        // Two tickets in the 10–15 minute bucket: the middle of it.
+        #expect(DurationHistogram.medianHours([10: 2]) == 12.5 / 60)
+    }
+}

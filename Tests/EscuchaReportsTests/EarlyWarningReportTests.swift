@@ -84,7 +84,10 @@ enum SeededDatabase {
         #expect(report.byFlag.first { $0.key == "protection.extortion" }?.count.value == Int(try row.decode("extortion", as: Int64.self)))
         #expect(report.accountability.acknowledgedWithin.value == Int(try row.decode("within", as: Int64.self)))
         let resolution = try row.decode("resolution", as: Double.self)
-        #expect(abs((report.accountability.medianHoursToResolution ?? 0) - resolution) < 1e-6)
+        // The report's median comes from the summary's histogram: exact to the width of the
+        // bucket that holds the true median.
+        let bucketHours = Double(DurationHistogram.width(ofBucketAt: DurationHistogram.bucket(minutes: resolution * 60))) / 60
+        #expect(abs((report.accountability.medianHoursToResolution ?? 0) - resolution) <= bucketHours)
         #expect((report.accountability.closedWithMessage ?? 0) > 0.6)
         #expect(report.familyTrend.columns.first == report.from)
         #expect(report.familyTrend.columns.count == 9)  // Monday 2026-05-04 … Tuesday 2026-06-30
