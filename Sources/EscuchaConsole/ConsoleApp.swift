@@ -279,7 +279,7 @@ public final class ConsoleApp {
                 Picker(kind: .resolution, title: strings["picker.resolution"], options: settings.resolutionCodes.map { ($0, strings["resolution.\($0)"]) }))
         case .character("C"):
             overlay = .picker(Picker(kind: .closeLoop, title: strings["picker.close_loop"], options: [("yes", strings["answer.yes"]), ("no", strings["answer.no"])]))
-        case .character("q"): running = false
+        case .character("q"), .control("c"): running = false
         default:
             status = (strings["unknown_key"], .warning)
         }

@@ -102,7 +102,8 @@ import Testing
     @Test func correctionsBecomeHumanLabels() async throws {
         let fixture = try await ConsoleFixture.make("desk_labels")
         defer { Task { await fixture.pool.close() } }
-        let id = try await fixture.add(.init(reference: "DDDD01", text: "los venecos nos quitan el trabajo", flags: [], type: "question"))
+        let id = try await fixture.add(
+            .init(reference: "DDDD01", text: "Dicen que los venecos nos quitan el trabajo, llame al 3001234567", flags: [], type: "question"))
         let desk = fixture.desk("cea-sup")
         try await fixture.pool.withConnection { connection in
             #expect(throws: OfficerActionError.unknownFlag("stigma.nope")) {
@@ -121,6 +122,26 @@ import Testing
             #expect(try label[0].decode("before", as: String.self) == "question")
             #expect(try label[0].decode("message_id", as: Int64?.self) != nil)
         }
+        // `escucha export labels` writes it in the evaluation set's format, redacted.
+        let output = "/tmp/escucha-labels-\(getpid()).jsonl"
+        defer { unlink(output) }
+        let status = try ChildProcess.run(
+            [RepositoryConfig.root + "/.build/debug/escucha", "export", "labels", "--database-url", fixture.conninfo, "--out", output],
+            outputPath: output + ".log")
+        #expect(status == 0, "\((try? String(contentsOfFile: output + ".log", encoding: .utf8)) ?? "")")
+        unlink(output + ".log")
+        let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 1)
+        let record = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any]
+        #expect(record?["id"] as? String == "label-DDDD01")
+        #expect(record?["type"] as? String == "rumour")
+        #expect(record?["lang"] as? String == "es")
+        #expect(record?["channel"] as? String == "sms")
+        #expect((record?["flags"] as? [String])?.count == 1)
+        #expect(record?["sectors"] as? [String] == ["livelihoods"])
+        let text = record?["text"] as? String ?? ""
+        #expect(text.contains("venecos nos quitan el trabajo"))
+        #expect(!text.contains("3001234567"))
     }
 
     @Test func showingAContactNeedsClearanceAndIsRecorded() async throws {
