@@ -345,7 +345,7 @@ public final class ConsoleApp {
     }
 
     struct Picker {
-        enum Kind { case assignee, status, correctType, escalateTeam, resolution, closeLoop, filterMenu, filterSeverity }
+        enum Kind { case assignee, status, correctType, escalateTeam, resolution, closeLoop, filterMenu, filterSeverity, filterStatus }
         var kind: Kind
         var title: String
         var options: [(value: String, label: String)]
@@ -356,7 +356,7 @@ public final class ConsoleApp {
         Picker(
             kind: .filterMenu, title: strings["picker.filter"],
             options: [
-                ("flag", strings["filter.flag"]), ("severity", strings["filter.severity"]), ("channel", strings["filter.channel"]),
+                ("flag", strings["filter.flag"]), ("status", strings["filter.status"]), ("severity", strings["filter.severity"]), ("channel", strings["filter.channel"]),
                 ("location", strings["filter.location"]), ("scope", strings["filter.scope"]), ("mine", strings["filter.mine"]),
                 ("unassigned", strings["filter.unassigned"]), ("clear", strings["filter.clear"]),
             ])
@@ -509,6 +509,10 @@ public final class ConsoleApp {
                     Picker(
                         kind: .filterSeverity, title: strings["filter.severity"],
                         options: [("", strings["any"])] + Severity.allCases.reversed().map { ($0.rawValue, $0.rawValue) }))
+            case "status":
+                let statuses = ["new", "open", "pending", "escalated", "resolved", "closed"]
+                overlay = .picker(
+                    Picker(kind: .filterStatus, title: strings["filter.status"], options: [("", strings["any"])] + statuses.map { ($0, strings["status.\($0)"]) }))
             case "scope":
                 let all = QueueFilter.Scope.allCases
                 filter.scope = all[(all.firstIndex(of: filter.scope)! + 1) % all.count]
@@ -527,6 +531,11 @@ public final class ConsoleApp {
             }
         case .filterSeverity:
             filter.minimumSeverity = Severity(rawValue: value)
+            applyFilter()
+        case .filterStatus:
+            filter.status = value.isEmpty ? nil : value
+            // An exact status is searched among all tickets, resolved and closed included.
+            if filter.status != nil { filter.scope = .all }
             applyFilter()
         }
     }

@@ -14,6 +14,8 @@ public struct QueueFilter: Sendable, Equatable {
     }
 
     public var scope: Scope = .open
+    /// One exact status (within the scope).
+    public var status: String?
     /// A flag family (`protection`) or code (`protection.gbv`).
     public var flag: String?
     public var minimumSeverity: Severity?
@@ -34,6 +36,7 @@ public struct QueueFilter: Sendable, Equatable {
         case .done: parts.append("t.status IN ('resolved', 'closed')")
         case .all: break
         }
+        if let status { parts.append("t.status = \(status)") }
         if let flag, !flag.isEmpty {
             if flag.contains(".") {
                 parts.append("\(flag) = ANY (t.flags)")
@@ -71,6 +74,7 @@ public struct QueueFilter: Sendable, Equatable {
     /// The active filters, for the header (empty when none).
     public func summary(_ strings: ConsoleStrings) -> String {
         var parts: [String] = [strings["scope.\(scope.rawValue)"]]
+        if let status { parts.append(strings["filter.status"] + "=" + status) }
         if let flag { parts.append(strings["filter.flag"] + "=" + flag) }
         if let minimumSeverity { parts.append(strings["filter.severity"] + "≥" + minimumSeverity.rawValue) }
         if let channel { parts.append(strings["filter.channel"] + "=" + channel) }

@@ -198,6 +198,12 @@ import Testing
             var byReference = QueueFilter()
             byReference.search = "p00010"
             #expect(try data.queue(byReference, after: nil, limit: 10, on: connection).map(\.reference) == ["P00010"])
+            var closed = QueueFilter()
+            closed.scope = .all
+            closed.status = "closed"
+            #expect(try data.count(closed, on: connection) == 0)
+            closed.status = "new"
+            #expect(try data.count(closed, on: connection) == 240)
             var family = QueueFilter()
             family.flag = "protection"
             #expect(try data.queue(family, after: nil, limit: 1000, on: connection).allSatisfy { $0.flags.contains { $0.hasPrefix("protection.") } })
