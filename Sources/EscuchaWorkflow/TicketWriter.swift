@@ -34,16 +34,26 @@ struct TicketWriter: Sendable {
         let externalID = message.externalID ?? "derived:" + protector.linkHash(
             "\(message.sender)|\(Int(message.receivedAt.timeIntervalSince1970))|\(message.text)")
         let language = classification.language == "und" ? (message.languageHint ?? defaultLanguage) : classification.language
-        // Round trips are what intake waits on: everything after the ticket is known goes in
-        // one statement, and the raw request is linked to its message by the caller's final
-        // update of `inbound` (one row version instead of two).
+        // Round trips are what intake waits on: the message and its contact go in one
+        // statement, everything after the ticket is known in one more, and the raw request is
+        // linked to its message by the caller's final update of `inbound` (one row version
+        // instead of two). The contact is only touched when the message is new, as before.
+        let kind = message.kind == .email ? "email" : (message.sender.contains(where: \.isLetter) && !message.sender.hasPrefix("+") ? "other" : "phone")
         let inserted = try connection.queryPrepared(
             """
-            INSERT INTO messages (inbound_id, channel_id, kind, external_id, direction, text, received_at, language)
-            VALUES (\(inboundID), \(message.channelID), \(message.kind.rawValue), \(externalID), 'in', \(message.text), \(message.receivedAt), \(language))
-            ON CONFLICT (channel_id, external_id) DO NOTHING
-            RETURNING id
-            """, operation: "storing a message")
+            WITH message AS (
+                INSERT INTO messages (inbound_id, channel_id, kind, external_id, direction, text, received_at, language)
+                VALUES (\(inboundID), \(message.channelID), \(message.kind.rawValue), \(externalID), 'in', \(message.text), \(message.receivedAt), \(language))
+                ON CONFLICT (channel_id, external_id) DO NOTHING
+                RETURNING id),
+            contact AS (
+                INSERT INTO contacts (kind, address_enc, address_hash, masked, language)
+                SELECT \(kind), \(protector.encrypt(message.sender)), \(protector.linkHash(message.sender)), \(ContactAddress.mask(message.sender)), \(language)
+                FROM message
+                ON CONFLICT (address_hash) DO UPDATE SET last_seen_at = now(), language = EXCLUDED.language
+                RETURNING id, opted_out_at)
+            SELECT message.id, contact.id AS contact_id, contact.opted_out_at FROM message CROSS JOIN contact
+            """, operation: "storing a message and its contact")
         guard let messageRow = inserted.first else {
             let existing = try connection.queryPrepared(
                 "SELECT id, ticket_id FROM messages WHERE channel_id = \(message.channelID) AND external_id = \(externalID)",
@@ -53,18 +63,8 @@ struct TicketWriter: Sendable {
                 ticketID: try existing.first?.decode("ticket_id", as: Int64?.self) ?? nil, reference: nil, newTicket: false, flags: [])
         }
         let messageID = try messageRow.decode("id", as: Int64.self)
-
-        // The contact: encrypted address, keyed hash, masked form.
-        let kind = message.kind == .email ? "email" : (message.sender.contains(where: \.isLetter) && !message.sender.hasPrefix("+") ? "other" : "phone")
-        let contactRows = try connection.queryPrepared(
-            """
-            INSERT INTO contacts (kind, address_enc, address_hash, masked, language)
-            VALUES (\(kind), \(protector.encrypt(message.sender)), \(protector.linkHash(message.sender)), \(ContactAddress.mask(message.sender)), \(language))
-            ON CONFLICT (address_hash) DO UPDATE SET last_seen_at = now(), language = EXCLUDED.language
-            RETURNING id, opted_out_at
-            """, operation: "recording the contact")
-        let contactID = try contactRows[0].decode("id", as: Int64.self)
-        var optedOut = try contactRows[0].decode("opted_out_at", as: Date?.self) != nil
+        let contactID = try messageRow.decode("contact_id", as: Int64.self)
+        var optedOut = try messageRow.decode("opted_out_at", as: Date?.self) != nil
 
         if templates.isOptOut(message.text) {
             try connection.execute("UPDATE messages SET contact_id = \(contactID) WHERE id = \(messageID)", operation: "linking the message to its contact")
@@ -162,22 +162,21 @@ struct TicketWriter: Sendable {
     /// that saw a message within the threading window.
     private func findThread(_ connection: PGConnection, contactID: Int64, text: String) throws -> Int64? {
         let candidates = text.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).compactMap { TicketReference.normalise($0) }
-        if !candidates.isEmpty {
-            let rows = try connection.query(
-                "SELECT id FROM tickets WHERE reference = ANY(\(candidates)) AND contact_id = \(contactID) ORDER BY created_at DESC LIMIT 1",
-                operation: "looking up a ticket reference")
-            if let row = rows.first { return try row.decode("id", as: Int64.self) }
-        }
         let windowSeconds = Int(threadingWindow)
+        // One round trip: COALESCE only looks for the open ticket when no reference matched.
+        // A statement of its own (not part of the contact upsert), so its snapshot includes a
+        // ticket that a concurrent message of the same person committed while we waited.
         let rows = try connection.queryPrepared(
             """
-            SELECT t.id FROM tickets t
-            WHERE t.contact_id = \(contactID) AND t.status NOT IN ('resolved', 'closed')
-              AND EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id
-                          AND m.received_at > now() - make_interval(secs => \(windowSeconds)))
-            ORDER BY t.updated_at DESC LIMIT 1
-            """, operation: "finding the sender's open ticket")
-        return try rows.first?.decode("id", as: Int64.self)
+            SELECT COALESCE(
+                (SELECT id FROM tickets WHERE reference = ANY(\(candidates)) AND contact_id = \(contactID) ORDER BY created_at DESC LIMIT 1),
+                (SELECT t.id FROM tickets t
+                 WHERE t.contact_id = \(contactID) AND t.status NOT IN ('resolved', 'closed')
+                   AND EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id
+                               AND m.received_at > now() - make_interval(secs => \(windowSeconds)))
+                 ORDER BY t.updated_at DESC LIMIT 1)) AS id
+            """, operation: "finding the sender's ticket")
+        return try rows.first?.decode("id", as: Int64?.self) ?? nil
     }
 
     private func createTicket(
