@@ -128,6 +128,7 @@ public final class PGConnection {
     /// Reconnects with the same parameters (`PQreset`).
     public func reset() throws(StoreError) {
         PQreset(handle)
+        prepared.removeAll()
         guard PQstatus(handle) == CONNECTION_OK else {
             var error = StoreError(operation: "reconnecting", message: lastErrorMessage)
             error._connectionLost = true
@@ -153,11 +154,61 @@ public final class PGConnection {
     @discardableResult
     public func query(_ sql: SQL, operation: String = "running query") throws(StoreError) -> PostgresRows {
         let (text, binds) = sql.rendered
+        return try withParameters(binds, operation: operation) { count, types, values, lengths, formats in
+            PQexecParams(handle, text, count, types, values, lengths, formats, 0)
+        }
+    }
+
+    /// Runs a statement through a server-side prepared statement kept for the life of the
+    /// session: the first call parses and names it (`PQprepare`), later calls with the same
+    /// text and parameter types only bind and execute (`PQexecPrepared`). For statements a
+    /// hot path runs again and again; one-off or generated text belongs in ``query(_:operation:)``.
+    @discardableResult
+    public func queryPrepared(_ sql: SQL, operation: String = "running query") throws(StoreError) -> PostgresRows {
+        let (text, binds) = sql.rendered
+        let key = PreparedKey(text: text, types: binds.map(\.type.rawValue))
+        let name: String
+        if let existing = prepared[key] {
+            name = existing
+        } else {
+            preparedCount += 1
+            name = "escucha_\(preparedCount)"
+            let types = binds.map { Oid($0.type.rawValue) }
+            let result = PQprepare(handle, name, text, Int32(binds.count), types)
+            _ = try consume(result, operation: operation)
+            prepared[key] = name
+        }
+        do {
+            return try withParameters(binds, operation: operation) { count, _, values, lengths, formats in
+                PQexecPrepared(handle, name, count, values, lengths, formats, 0)
+            }
+        } catch {
+            // 26000: the session lost the statement (DISCARD ALL, DEALLOCATE); prepare it
+            // again next time instead of failing forever.
+            if error.sqlState?.rawValue == "26000" { prepared[key] = nil }
+            throw error
+        }
+    }
+
+    /// Statements prepared on this session, by text and parameter types. Cleared on reset:
+    /// a new session has none.
+    private struct PreparedKey: Hashable {
+        var text: String
+        var types: [UInt32]
+    }
+    private var prepared: [PreparedKey: String] = [:]
+    private var preparedCount = 0
+
+    /// Copies `binds` into C buffers that all live until `send` returns (libpq reads every
+    /// parameter during the call), then consumes the result.
+    private func withParameters(
+        _ binds: [PostgresBind], operation: String,
+        _ send: (Int32, [Oid], [UnsafePointer<CChar>?], [Int32], [Int32]) -> OpaquePointer?
+    ) throws(StoreError) -> PostgresRows {
         let count = binds.count
         var types = [Oid](repeating: 0, count: count)
         var lengths = [Int32](repeating: 0, count: count)
         var formats = [Int32](repeating: 0, count: count)
-        // Every parameter is copied into its own C buffer that lives until PQexecParams returns.
         var values = [UnsafePointer<CChar>?](repeating: nil, count: count)
         defer { for value in values { value.map { UnsafeMutablePointer(mutating: $0).deallocate() } } }
         for (i, bind) in binds.enumerated() {
@@ -192,7 +243,7 @@ public final class PGConnection {
                 formats[i] = 1
             }
         }
-        let result = PQexecParams(handle, text, Int32(count), types, values, lengths, formats, 0)
+        let result = send(Int32(count), types, values, lengths, formats)
         return try consume(result, operation: operation)
     }
 

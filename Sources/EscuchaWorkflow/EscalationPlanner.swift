@@ -57,21 +57,65 @@ public struct EscalationPlanner: Sendable {
             "SELECT team, acknowledged_at, status FROM tickets WHERE id = \(ticketID) FOR UPDATE",
             operation: "reading the ticket to escalate")
         guard let row = current.first else { throw EscalationError.ticketNotFound(ticketID) }
-        let existingTeam: String? = try row.decode("team")
-        let acknowledgedAt: Date? = try row.decode("acknowledged_at")
-        let status: String = try row.decode("status")
+        let state = TicketState(team: try row.decode("team"), acknowledgedAt: try row.decode("acknowledged_at"), status: try row.decode("status"))
+        let plan = try statements(
+            ticketID: ticketID, flags: flags, severity: severity, type: type, channelID: channelID, location: location,
+            language: language, restricted: restricted, now: now, current: state)
+        let prefix: SQL = plan.tables.isEmpty ? SQL(unsafeSQL: "") : "WITH " + SQL.joined(plan.tables, separator: ", ") + " "
+        try connection.execute(
+            prefix + "INSERT INTO ticket_events (ticket_id, at, actor, interface, action, details) VALUES " + plan.event,
+            operation: "applying escalation rules to the ticket")
+        return plan.outcome
+    }
+
+    /// The ticket's columns the rules read, as the transaction sees them with the row locked.
+    public struct TicketState: Sendable {
+        /// `tickets.team`.
+        public var team: String?
+        /// `tickets.acknowledged_at`.
+        public var acknowledgedAt: Date?
+        /// `tickets.status`.
+        public var status: String
+
+        /// Creates the state.
+        public init(team: String?, acknowledgedAt: Date?, status: String) {
+            self.team = team
+            self.acknowledgedAt = acknowledgedAt
+            self.status = status
+        }
+    }
+
+    /// What ``plan(ticketID:flags:severity:type:channelID:location:language:restricted:now:on:)``
+    /// writes, as pieces of one statement, so intake can run them together with its own
+    /// writes in a single round trip.
+    struct Statements {
+        /// What the rules decided.
+        var outcome: EscalationOutcome
+        /// Data-modifying `WITH` items (team, ticket update, escalation rows).
+        var tables: [SQL]
+        /// The audit row for `ticket_events (ticket_id, at, actor, interface, action, details)`,
+        /// as a parenthesised `VALUES` row; it counts the rows the escalation item inserted.
+        var event: SQL
+    }
+
+    /// Evaluates the rules for a ticket whose row the caller has locked (its INSERT or UPDATE
+    /// in this transaction, or `SELECT … FOR UPDATE`) and whose columns are `current`.
+    func statements(
+        ticketID: Int64, flags: [FlagCode], severity: Severity, type: String?, channelID: String?, location: String?,
+        language: String?, restricted: Bool, now: Date, current: TicketState
+    ) throws -> Statements {
         let facts = EscalationFacts(
             flags: Set(flags), severity: severity, type: type, channelID: channelID, location: location, language: language,
-            team: existingTeam, restricted: restricted)
+            team: current.team, restricted: restricted)
         let outcome = rules.evaluate(facts, now: now, workingHours: workingHours)
-        if let team = outcome.team, existingTeam == nil {
-            try connection.execute(
-                "INSERT INTO teams (id, name) VALUES (\(team), \(team)) ON CONFLICT (id) DO NOTHING",
-                operation: "recording the ticket's team")
+        var tables: [SQL] = []
+        if let team = outcome.team, current.team == nil {
+            // In the same statement as the ticket update: the foreign key is checked at its end.
+            tables.append("escalation_team AS (INSERT INTO teams (id, name) VALUES (\(team), \(team)) ON CONFLICT (id) DO NOTHING)")
         }
-        try connection.execute(
+        tables.append(
             """
-            UPDATE tickets
+            escalation_ticket AS (UPDATE tickets
                SET severity = CASE WHEN severity_rank < \(Self.rank(outcome.severity)) THEN \(outcome.severity.rawValue) ELSE severity END,
                    restricted = restricted OR \(outcome.restricted),
                    team = COALESCE(team, \(outcome.team)),
@@ -79,29 +123,26 @@ public struct EscalationPlanner: Sendable {
                    ack_due_at = LEAST(ack_due_at, \(outcome.acknowledgeBy)),
                    resolve_due_at = LEAST(resolve_due_at, \(outcome.resolveBy)),
                    updated_at = \(now)
-             WHERE id = \(ticketID)
-            """, operation: "applying escalation rules to the ticket")
-        var planned = 0
-        if acknowledgedAt == nil && !["resolved", "closed"].contains(status) {
-            for step in outcome.steps {
-                planned += try connection.execute(
-                    """
-                    INSERT INTO escalations (ticket_id, rule, level, target, due_at)
-                    VALUES (\(ticketID), \(step.rule), \(step.level), \(step.target.description), \(step.dueAt))
-                    ON CONFLICT (ticket_id, rule, level) DO NOTHING
-                    """, operation: "planning an escalation")
+             WHERE id = \(ticketID))
+            """)
+        var planned: SQL = "0"
+        if current.acknowledgedAt == nil && !["resolved", "closed"].contains(current.status) && !outcome.steps.isEmpty {
+            let rows = outcome.steps.map { step -> SQL in
+                "(\(ticketID), \(step.rule), \(step.level), \(step.target.description), \(step.dueAt))"
             }
+            tables.append(
+                "escalation_planned AS (INSERT INTO escalations (ticket_id, rule, level, target, due_at) VALUES "
+                    + SQL.joined(rows, separator: ", ")
+                    + " ON CONFLICT (ticket_id, rule, level) DO NOTHING RETURNING 1)")
+            planned = "(SELECT count(*) FROM escalation_planned)"
         }
+        // jsonb orders keys itself, so adding `planned` afterwards stores the same document.
         let details = try JSON(
             encoding: PlanEvent(
                 rules: outcome.matches.map(\.rule.name), severity: outcome.severity.rawValue, restricted: outcome.restricted,
-                team: outcome.team, planned: planned))
-        try connection.execute(
-            """
-            INSERT INTO ticket_events (ticket_id, at, actor, interface, action, details)
-            VALUES (\(ticketID), \(now), 'system', 'system', 'rules', \(details))
-            """, operation: "recording the escalation plan")
-        return outcome
+                team: outcome.team))
+        let event: SQL = "(\(ticketID), \(now), 'system', 'system', 'rules', \(details) || jsonb_build_object('planned', \(planned)))"
+        return Statements(outcome: outcome, tables: tables, event: event)
     }
 
     static func rank(_ severity: Severity) -> Int {
@@ -118,7 +159,6 @@ public struct EscalationPlanner: Sendable {
         var severity: String
         var restricted: Bool
         var team: String?
-        var planned: Int
     }
 }
 

@@ -144,8 +144,10 @@ public final class Intake: Sendable {
         let body = Data(request.body)
         let method = request.method
         let remote = request.remoteAddress
-        return try await pool.withTransaction { connection in
-            let rows = try connection.query(
+        // One statement outside BEGIN/COMMIT is its own transaction: it is committed (and
+        // flushed, synchronous_commit stays on) when the answer arrives, in one round trip.
+        return try await pool.withConnection { connection in
+            let rows = try connection.queryPrepared(
                 """
                 INSERT INTO inbound (channel_id, kind, received_at, remote_addr, method, path, headers, body)
                 VALUES (\(channelID), 'http', \(receivedAt), \(remote), \(method), \(target), \(headers), \(body))
@@ -252,13 +254,21 @@ public final class Intake: Sendable {
             protector: protector, templates: templates, threadingWindow: configuration.threadingWindow,
             defaultLocation: instance.defaultLocation, defaultLanguage: instance.language ?? configuration.defaultLanguage,
             escalation: escalation)
-        let results = try await pool.withTransaction { connection in
-            try prepared.map { try writer.write($0, inboundID: inboundID, connection: connection) }
+        // The outcome of the raw request is recorded in the same transaction as the tickets:
+        // one commit instead of two, and never a ticket whose request still says pending.
+        let (results, status) = try await pool.withTransaction { connection in
+            let results = try prepared.map { try writer.write($0, inboundID: inboundID, connection: connection) }
+            let duplicates = results.filter(\.duplicate).count
+            let status = duplicates == results.count ? "duplicate" : "accepted"
+            let reason = duplicates == results.count ? "retry of a message already received" : (duplicates > 0 ? "\(duplicates) of \(results.count) messages were retries" : nil)
+            // Links the request to its (last) message too, as each write used to do in turn.
+            try connection.queryPrepared(
+                """
+                UPDATE inbound SET status = \(status), reason = \(reason), message_id = \(results.last?.messageID), processed_at = now()
+                WHERE id = \(inboundID)
+                """, operation: "recording the outcome of a raw request")
+            return (results, status)
         }
-        let duplicates = results.filter(\.duplicate).count
-        let status = duplicates == results.count ? "duplicate" : "accepted"
-        let reason = duplicates == results.count ? "retry of a message already received" : (duplicates > 0 ? "\(duplicates) of \(results.count) messages were retries" : nil)
-        await mark(inboundID, status: status, reason: reason)
         var response = success(for: instance, outcome: status == "duplicate" ? .duplicate : .accepted, inboundID: inboundID)
         response.ticketIDs = results.compactMap(\.ticketID)
         response.flagsRaised = results.filter { !$0.duplicate }.flatMap(\.flags)

@@ -6,6 +6,8 @@ import Foundation
 /// What happened to one inbound message.
 struct WriteResult: Sendable {
     var duplicate: Bool
+    /// The message, or the original a retry repeats; `inbound.message_id` of the request.
+    var messageID: Int64?
     var ticketID: Int64?
     var reference: String?
     var newTicket: Bool
@@ -32,49 +34,52 @@ struct TicketWriter: Sendable {
         let externalID = message.externalID ?? "derived:" + protector.linkHash(
             "\(message.sender)|\(Int(message.receivedAt.timeIntervalSince1970))|\(message.text)")
         let language = classification.language == "und" ? (message.languageHint ?? defaultLanguage) : classification.language
-        let inserted = try connection.query(
+        // Round trips are what intake waits on: the message and its contact go in one
+        // statement, everything after the ticket is known in one more, and the raw request is
+        // linked to its message by the caller's final update of `inbound` (one row version
+        // instead of two). The contact is only touched when the message is new, as before.
+        let kind = message.kind == .email ? "email" : (message.sender.contains(where: \.isLetter) && !message.sender.hasPrefix("+") ? "other" : "phone")
+        let inserted = try connection.queryPrepared(
             """
-            INSERT INTO messages (inbound_id, channel_id, kind, external_id, direction, text, received_at, language)
-            VALUES (\(inboundID), \(message.channelID), \(message.kind.rawValue), \(externalID), 'in', \(message.text), \(message.receivedAt), \(language))
-            ON CONFLICT (channel_id, external_id) DO NOTHING
-            RETURNING id
-            """, operation: "storing a message")
+            WITH message AS (
+                INSERT INTO messages (inbound_id, channel_id, kind, external_id, direction, text, received_at, language)
+                VALUES (\(inboundID), \(message.channelID), \(message.kind.rawValue), \(externalID), 'in', \(message.text), \(message.receivedAt), \(language))
+                ON CONFLICT (channel_id, external_id) DO NOTHING
+                RETURNING id),
+            contact AS (
+                INSERT INTO contacts (kind, address_enc, address_hash, masked, language)
+                SELECT \(kind), \(protector.encrypt(message.sender)), \(protector.linkHash(message.sender)), \(ContactAddress.mask(message.sender)), \(language)
+                FROM message
+                ON CONFLICT (address_hash) DO UPDATE SET last_seen_at = now(), language = EXCLUDED.language
+                RETURNING id, opted_out_at)
+            SELECT message.id, contact.id AS contact_id, contact.opted_out_at FROM message CROSS JOIN contact
+            """, operation: "storing a message and its contact")
         guard let messageRow = inserted.first else {
-            let existing = try connection.query(
+            let existing = try connection.queryPrepared(
                 "SELECT id, ticket_id FROM messages WHERE channel_id = \(message.channelID) AND external_id = \(externalID)",
                 operation: "finding the original of a retried message")
-            try connection.execute(
-                "UPDATE inbound SET message_id = \(try existing.first?.decode("id", as: Int64?.self) ?? nil) WHERE id = \(inboundID)",
-                operation: "linking a retry to its message")
-            return WriteResult(duplicate: true, ticketID: try existing.first?.decode("ticket_id", as: Int64?.self) ?? nil, reference: nil, newTicket: false, flags: [])
+            return WriteResult(
+                duplicate: true, messageID: try existing.first?.decode("id", as: Int64.self),
+                ticketID: try existing.first?.decode("ticket_id", as: Int64?.self) ?? nil, reference: nil, newTicket: false, flags: [])
         }
         let messageID = try messageRow.decode("id", as: Int64.self)
-        try connection.execute("UPDATE inbound SET message_id = \(messageID) WHERE id = \(inboundID)", operation: "linking a raw request to its message")
-
-        // The contact: encrypted address, keyed hash, masked form.
-        let kind = message.kind == .email ? "email" : (message.sender.contains(where: \.isLetter) && !message.sender.hasPrefix("+") ? "other" : "phone")
-        let contactRows = try connection.query(
-            """
-            INSERT INTO contacts (kind, address_enc, address_hash, masked, language)
-            VALUES (\(kind), \(protector.encrypt(message.sender)), \(protector.linkHash(message.sender)), \(ContactAddress.mask(message.sender)), \(language))
-            ON CONFLICT (address_hash) DO UPDATE SET last_seen_at = now(), language = EXCLUDED.language
-            RETURNING id, opted_out_at
-            """, operation: "recording the contact")
-        let contactID = try contactRows[0].decode("id", as: Int64.self)
-        var optedOut = try contactRows[0].decode("opted_out_at", as: Date?.self) != nil
-        try connection.execute("UPDATE messages SET contact_id = \(contactID) WHERE id = \(messageID)", operation: "linking the message to its contact")
+        let contactID = try messageRow.decode("contact_id", as: Int64.self)
+        var optedOut = try messageRow.decode("opted_out_at", as: Date?.self) != nil
 
         if templates.isOptOut(message.text) {
+            try connection.execute("UPDATE messages SET contact_id = \(contactID) WHERE id = \(messageID)", operation: "linking the message to its contact")
             if !optedOut {
                 try connection.execute("UPDATE contacts SET opted_out_at = now() WHERE id = \(contactID)", operation: "recording an opt-out")
                 try connection.execute(
                     "INSERT INTO contact_events (contact_id, action, channel_id, inbound_id) VALUES (\(contactID), 'opted_out', \(message.channelID), \(inboundID))",
                     operation: "recording an opt-out")
                 let text = templates.language(language).optedOut
-                try enqueueSMS(connection, ticketID: nil, channelID: message.channelID, sender: message.sender, text: text, template: "opted_out", language: language, key: "optout:\(messageID)")
+                try connection.execute(
+                    try outboxSMS(ticketID: nil, channelID: message.channelID, sender: message.sender, text: text, template: "opted_out", language: language, key: "optout:\(messageID)"),
+                    operation: "queueing a message to the person")
                 optedOut = true
             }
-            return WriteResult(duplicate: false, ticketID: nil, reference: nil, newTicket: false, flags: [])
+            return WriteResult(duplicate: false, messageID: messageID, ticketID: nil, reference: nil, newTicket: false, flags: [])
         }
 
         let flags = classification.flags.map(\.rawValue)
@@ -85,9 +90,12 @@ struct TicketWriter: Sendable {
         var ticketFlags = classification.flags
         var ticketSeverity = severity
         var ticketRestricted = classification.restricted
+        // Our INSERT or UPDATE locks the ticket row, and RETURNING tells the escalation rules
+        // what they would otherwise read back with SELECT … FOR UPDATE.
+        var state = EscalationPlanner.TicketState(team: nil, acknowledgedAt: nil, status: "new")
         let newTicket = ticketID == nil
         if let existing = ticketID {
-            let rows = try connection.query(
+            let rows = try connection.queryPrepared(
                 """
                 UPDATE tickets SET
                     flags = ARRAY(SELECT DISTINCT unnest(flags || \(flags)) ORDER BY 1),
@@ -100,67 +108,75 @@ struct TicketWriter: Sendable {
                     status = CASE WHEN status = 'pending' THEN 'open' ELSE status END,
                     updated_at = now()
                 WHERE id = \(existing)
-                RETURNING reference, flags, severity, restricted
+                RETURNING reference, flags, severity, restricted, team, acknowledged_at, status
                 """, operation: "threading a message into its ticket")
             reference = try rows[0].decode("reference", as: String.self)
             ticketFlags = try rows[0].decode("flags", as: [String].self).map { FlagCode($0) }
             ticketSeverity = Severity(rawValue: try rows[0].decode("severity", as: String.self)) ?? severity
             ticketRestricted = try rows[0].decode("restricted", as: Bool.self)
+            state = EscalationPlanner.TicketState(
+                team: try rows[0].decode("team"), acknowledgedAt: try rows[0].decode("acknowledged_at"), status: try rows[0].decode("status"))
         } else {
             (ticketID, reference) = try createTicket(
                 connection, classification: classification, severity: severity, language: language, location: location,
                 contactID: contactID, channelID: message.channelID)
         }
         let ticket = ticketID!
-        try connection.execute("UPDATE messages SET ticket_id = \(ticket) WHERE id = \(messageID)", operation: "linking the message to its ticket")
         let placesJSON = try JSON(encoding: classification.places)
         let evidenceJSON = try JSON(encoding: classification.evidence)
-        try connection.execute(
-            """
-            INSERT INTO classifications (message_id, ticket_id, classifier_version, type, flags, sectors, language, places, evidence, severity, restricted)
-            VALUES (\(messageID), \(ticket), \(classification.classifierVersion), \(classification.type), \(flags), \(classification.sectors),
-                    \(classification.language), \(placesJSON), \(evidenceJSON), \(classification.severity?.rawValue), \(classification.restricted))
-            """, operation: "storing the classification")
         let details = try JSON(encoding: ["message_id": String(messageID), "channel": message.channelID, "flags": flags.joined(separator: ",")])
-        try connection.execute(
-            "INSERT INTO ticket_events (ticket_id, actor, interface, action, details) VALUES (\(ticket), 'system', 'http', \(newTicket ? "created" : "message"), \(details))",
-            operation: "recording the ticket event")
+        var tables: [SQL] = [
+            "linked AS (UPDATE messages SET contact_id = \(contactID), ticket_id = \(ticket) WHERE id = \(messageID))",
+            """
+            classified AS (INSERT INTO classifications (message_id, ticket_id, classifier_version, type, flags, sectors, language, places, evidence, severity, restricted)
+            VALUES (\(messageID), \(ticket), \(classification.classifierVersion), \(classification.type), \(flags), \(classification.sectors),
+                    \(classification.language), \(placesJSON), \(evidenceJSON), \(classification.severity?.rawValue), \(classification.restricted)))
+            """,
+        ]
+        // Both audit rows in one VALUES list, so they keep their order.
+        var events: [SQL] = ["(\(ticket), DEFAULT, 'system', 'http', \(newTicket ? "created" : "message"), \(details))"]
         if let escalation {
-            let outcome = try escalation.plan(
+            let plan = try escalation.statements(
                 ticketID: ticket, flags: ticketFlags, severity: ticketSeverity, type: classification.type, channelID: message.channelID,
-                location: location, language: language, restricted: ticketRestricted, now: Date(), on: connection)
-            ticketRestricted = ticketRestricted || outcome.restricted
+                location: location, language: language, restricted: ticketRestricted, now: Date(), current: state)
+            ticketRestricted = ticketRestricted || plan.outcome.restricted
+            tables += plan.tables
+            events.append(plan.event)
         }
+        tables.append(
+            "audited AS (INSERT INTO ticket_events (ticket_id, at, actor, interface, action, details) VALUES " + SQL.joined(events, separator: ", ") + ")")
         if newTicket && !optedOut {
             let text = templates.acknowledgement(language: language, reference: reference, restricted: ticketRestricted)
-            try enqueueSMS(
-                connection, ticketID: ticket, channelID: message.channelID, sender: message.sender, text: text,
+            let queued = try outboxSMS(
+                ticketID: ticket, channelID: message.channelID, sender: message.sender, text: text,
                 template: ticketRestricted ? "acknowledgement_restricted" : "acknowledgement", language: language, key: "ack:\(messageID)")
+            tables.append("acknowledged AS (" + queued + ")")
         }
-        try connection.execute("SELECT pg_notify('escucha_tickets', \(String(ticket)))", operation: "announcing the ticket")
-        return WriteResult(duplicate: false, ticketID: ticket, reference: reference, newTicket: newTicket, flags: flags)
+        try connection.queryPrepared(
+            "WITH " + SQL.joined(tables, separator: ",\n") + "\nSELECT pg_notify('escucha_tickets', \(String(ticket)))",
+            operation: "recording the classification, audit, escalation and acknowledgement of the ticket")
+        return WriteResult(duplicate: false, messageID: messageID, ticketID: ticket, reference: reference, newTicket: newTicket, flags: flags)
     }
 
     /// A ticket reference written in the text by the same person, else their open ticket
     /// that saw a message within the threading window.
     private func findThread(_ connection: PGConnection, contactID: Int64, text: String) throws -> Int64? {
         let candidates = text.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).compactMap { TicketReference.normalise($0) }
-        if !candidates.isEmpty {
-            let rows = try connection.query(
-                "SELECT id FROM tickets WHERE reference = ANY(\(candidates)) AND contact_id = \(contactID) ORDER BY created_at DESC LIMIT 1",
-                operation: "looking up a ticket reference")
-            if let row = rows.first { return try row.decode("id", as: Int64.self) }
-        }
         let windowSeconds = Int(threadingWindow)
-        let rows = try connection.query(
+        // One round trip: COALESCE only looks for the open ticket when no reference matched.
+        // A statement of its own (not part of the contact upsert), so its snapshot includes a
+        // ticket that a concurrent message of the same person committed while we waited.
+        let rows = try connection.queryPrepared(
             """
-            SELECT t.id FROM tickets t
-            WHERE t.contact_id = \(contactID) AND t.status NOT IN ('resolved', 'closed')
-              AND EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id
-                          AND m.received_at > now() - make_interval(secs => \(windowSeconds)))
-            ORDER BY t.updated_at DESC LIMIT 1
-            """, operation: "finding the sender's open ticket")
-        return try rows.first?.decode("id", as: Int64.self)
+            SELECT COALESCE(
+                (SELECT id FROM tickets WHERE reference = ANY(\(candidates)) AND contact_id = \(contactID) ORDER BY created_at DESC LIMIT 1),
+                (SELECT t.id FROM tickets t
+                 WHERE t.contact_id = \(contactID) AND t.status NOT IN ('resolved', 'closed')
+                   AND EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id
+                               AND m.received_at > now() - make_interval(secs => \(windowSeconds)))
+                 ORDER BY t.updated_at DESC LIMIT 1)) AS id
+            """, operation: "finding the sender's ticket")
+        return try rows.first?.decode("id", as: Int64?.self) ?? nil
     }
 
     private func createTicket(
@@ -170,7 +186,7 @@ struct TicketWriter: Sendable {
         // 2^30 references: a clash is rare; the unique index catches it and we draw again.
         for _ in 0..<8 {
             let reference = TicketReference.random()
-            let rows = try connection.query(
+            let rows = try connection.queryPrepared(
                 """
                 INSERT INTO tickets (reference, status, type, flags, sectors, severity, restricted, language, location, contact_id, channel_id)
                 VALUES (\(reference), 'new', \(classification.type), \(classification.flags.map(\.rawValue)), \(classification.sectors),
@@ -183,16 +199,15 @@ struct TicketWriter: Sendable {
         throw StoreError(operation: "creating a ticket", message: "could not draw a free ticket reference")
     }
 
-    private func enqueueSMS(
-        _ connection: PGConnection, ticketID: Int64?, channelID: String, sender: String, text: String, template: String,
-        language: String, key: String
-    ) throws {
+    /// The outbox row of a message to the person, as an `INSERT` to run alone or inside intake's statement.
+    private func outboxSMS(
+        ticketID: Int64?, channelID: String, sender: String, text: String, template: String, language: String, key: String
+    ) throws -> SQL {
         let payload = try JSON(encoding: ["text": text, "template": template, "language": language])
-        try connection.execute(
-            """
+        return """
             INSERT INTO outbox (ticket_id, kind, channel_id, destination, payload, idempotency_key)
             VALUES (\(ticketID), 'sms', \(channelID), \(protector.encrypt(sender)), \(payload), \(key))
             ON CONFLICT (idempotency_key) DO NOTHING
-            """, operation: "queueing a message to the person")
+            """
     }
 }
