@@ -52,6 +52,7 @@ public final class ConsoleApp {
     var pendingCorrection: (type: String, flags: [String])?
     var pendingEscalation: String?
     var pendingResolution: String?
+    var pendingReferral: (service: ReferralService, organisation: String)?
 
     public init(
         connection: PGConnection, desk: OfficerDesk, profile: OfficerProfile, strings: ConsoleStrings, settings: Settings = Settings(),
@@ -279,6 +280,10 @@ public final class ConsoleApp {
                 Picker(kind: .resolution, title: strings["picker.resolution"], options: settings.resolutionCodes.map { ($0, strings["resolution.\($0)"]) }))
         case .character("C"):
             overlay = .picker(Picker(kind: .closeLoop, title: strings["picker.close_loop"], options: [("yes", strings["answer.yes"]), ("no", strings["answer.no"])]))
+        case .character("F"):
+            guard targetTicketID != nil else { return }
+            overlay = .picker(
+                Picker(kind: .referService, title: strings["picker.service"], options: ReferralService.allCases.map { ($0.rawValue, strings["service.\($0.rawValue)"]) }))
         case .character("q"), .control("c"): running = false
         default:
             status = (strings["unknown_key"], .warning)
@@ -337,7 +342,10 @@ public final class ConsoleApp {
     }
 
     struct Prompt {
-        enum Kind { case search, note, reply, filterFlag, filterChannel, filterLocation, correctFlags, correctSectors, escalateReason, resolutionNote }
+        enum Kind {
+            case search, note, reply, filterFlag, filterChannel, filterLocation, correctFlags, correctSectors, escalateReason, resolutionNote
+            case referOrganisation, referOverrideReason
+        }
         var kind: Kind
         var title: String
         var editor = LineEditor()
@@ -345,7 +353,10 @@ public final class ConsoleApp {
     }
 
     struct Picker {
-        enum Kind { case assignee, status, correctType, escalateTeam, resolution, closeLoop, filterMenu, filterSeverity, filterStatus }
+        enum Kind {
+            case assignee, status, correctType, escalateTeam, resolution, closeLoop, filterMenu, filterSeverity, filterStatus
+            case referService, referConsent
+        }
         var kind: Kind
         var title: String
         var options: [(value: String, label: String)]
@@ -373,6 +384,7 @@ public final class ConsoleApp {
                 pendingCorrection = nil
                 pendingEscalation = nil
                 pendingResolution = nil
+                pendingReferral = nil
                 status = (strings["cancelled"], .dim)
             case .enter:
                 overlay = nil
@@ -462,6 +474,19 @@ public final class ConsoleApp {
             guard let team = pendingEscalation else { return }
             pendingEscalation = nil
             act("done.escalated") { id in try desk.escalate(ticketID: id, to: team, reason: text, now: now, on: connection) }
+        case .referOrganisation:
+            guard let service = pendingReferral?.service else { return }
+            pendingReferral = (service, text)
+            overlay = .picker(
+                Picker(kind: .referConsent, title: strings["picker.consent"], options: [("given", strings["consent.given"]), ("overridden", strings["consent.overridden"])]))
+        case .referOverrideReason:
+            guard let referral = pendingReferral else { return }
+            pendingReferral = nil
+            act("done.referred") { id in
+                try desk.refer(
+                    ticketID: id, organisation: referral.organisation, service: referral.service, consent: .overridden(reason: text), now: now,
+                    on: connection)
+            }
         case .resolutionNote:
             guard let code = pendingResolution else { return }
             pendingResolution = nil
@@ -532,6 +557,20 @@ public final class ConsoleApp {
         case .filterSeverity:
             filter.minimumSeverity = Severity(rawValue: value)
             applyFilter()
+        case .referService:
+            guard let service = ReferralService(rawValue: value) else { return }
+            pendingReferral = (service, "")
+            overlay = .prompt(Prompt(kind: .referOrganisation, title: strings["prompt.organisation"]))
+        case .referConsent:
+            guard let referral = pendingReferral else { return }
+            if value == "overridden" {
+                overlay = .prompt(Prompt(kind: .referOverrideReason, title: strings["prompt.override_reason"]))
+                return
+            }
+            pendingReferral = nil
+            act("done.referred") { id in
+                try desk.refer(ticketID: id, organisation: referral.organisation, service: referral.service, consent: .given, now: now, on: connection)
+            }
         case .filterStatus:
             filter.status = value.isEmpty ? nil : value
             // An exact status is searched among all tickets, resolved and closed included.
@@ -661,6 +700,16 @@ public final class ConsoleApp {
                 add([
                     StyledRun("  \(step.rule) L\(step.level) → \(step.target)  "), StyledRun(strings["field.due"] + " " + timeFormatter.string(from: step.due) + "  ", .dim),
                     StyledRun(state, style),
+                ])
+            }
+        }
+        if !ticket.referrals.isEmpty {
+            lines.append([])
+            add([StyledRun(strings["section.referrals"], .bold)])
+            for referral in ticket.referrals {
+                add([
+                    StyledRun("  " + strings["service.\(referral.service)"] + " → " + referral.organisation + "  "),
+                    StyledRun(referral.status + (referral.consent == "overridden" ? "  (" + strings["consent.overridden"] + ")" : ""), .dim),
                 ])
             }
         }

@@ -163,6 +163,14 @@ public struct HistoryEntry: Sendable, Equatable {
     public var details: String
 }
 
+/// A referral of the ticket to another organisation.
+public struct ReferralLine: Sendable, Equatable {
+    public var organisation: String
+    public var service: String
+    public var status: String
+    public var consent: String
+}
+
 /// Everything the ticket screen shows.
 public struct TicketDetail: Sendable, Equatable {
     public var id: Int64
@@ -188,6 +196,7 @@ public struct TicketDetail: Sendable, Equatable {
     public var conversation: [ConversationEntry]
     public var evidence: [EvidenceItem]
     public var escalations: [EscalationStep]
+    public var referrals: [ReferralLine]
     public var history: [HistoryEntry]
 }
 
@@ -310,6 +319,14 @@ public struct ConsoleData: Sendable {
                     rule: try step.decode("rule"), level: try step.decode("level"), target: try step.decode("target"), due: try step.decode("due_at"),
                     firedAt: try step.decode("fired_at"), acknowledgedAt: try step.decode("acknowledged_at"))
             }
+            let referrals = try connection.query(
+                "SELECT organisation, service, status, consent FROM referrals WHERE ticket_id = \(ticketID) ORDER BY id",
+                operation: "reading referrals"
+            ).map { referral in
+                ReferralLine(
+                    organisation: try referral.decode("organisation"), service: try referral.decode("service"),
+                    status: try referral.decode("status"), consent: try referral.decode("consent"))
+            }
             let history = try connection.query(
                 """
                 SELECT at, actor, interface, action, details::text AS details FROM ticket_events
@@ -328,7 +345,7 @@ public struct ConsoleData: Sendable {
                 ackDue: try row.decode("ack_due_at"), resolveDue: try row.decode("resolve_due_at"), acknowledgedAt: try row.decode("acknowledged_at"),
                 resolutionCode: try row.decode("resolution_code"), contactMasked: try row.decode("masked"),
                 contactOptedOut: try row.decode("opted_out"), classifierVersion: version, conversation: conversation,
-                evidence: evidenceByMessage.keys.sorted().flatMap { evidenceByMessage[$0]! }, escalations: escalations, history: history)
+                evidence: evidenceByMessage.keys.sorted().flatMap { evidenceByMessage[$0]! }, escalations: escalations, referrals: referrals, history: history)
         }
     }
 

@@ -231,6 +231,22 @@ public struct OfficerDesk: Sendable {
         }
     }
 
+    /// Refers the ticket to another organisation's service (consent given, or overridden by
+    /// a cleared role with a reason); audited like every step of a referral.
+    @discardableResult
+    public func refer(
+        ticketID: Int64, organisation: String, service: ReferralService, consent: ReferralConsent, now: Date, on connection: PGConnection
+    ) throws -> Int64 {
+        let organisation = organisation.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !organisation.isEmpty else { throw OfficerActionError.emptyText("organisation") }
+        return try inSession(connection) {
+            _ = try lockTicket(ticketID, connection)
+            return try EscalationReferrals.refer(
+                ticketID: ticketID, organisation: organisation, service: service, consent: consent, officer: officer, interface: interface,
+                now: now, on: connection)
+        }
+    }
+
     /// What closing the loop did.
     public enum LoopOutcome: Sendable, Equatable {
         /// The resolution message is queued to the person.

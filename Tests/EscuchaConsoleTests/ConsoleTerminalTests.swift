@@ -234,12 +234,33 @@ final class TmuxSession {
         try tmux.keys("v")
         let shown = try tmux.waitFor("recorded in the history")
         #expect(shown.contains("+573001112233"))
+        // Refer to child protection without consent: allowed to a cleared focal point, with a reason.
+        try tmux.keys("F")
+        try tmux.waitFor("Refer to a service")
+        try tmux.keys("j", "j", "Enter")  // health, legal aid, child protection
+        try tmux.waitFor("Organisation receiving")
+        try tmux.type("ICBF Cúcuta")
+        try tmux.keys("Enter")
+        try tmux.waitFor("consent")
+        try tmux.keys("j", "Enter")
+        try tmux.waitFor("Why consent is overridden")
+        try tmux.type("niño solo, riesgo inmediato")
+        try tmux.keys("Enter")
+        let referred = try tmux.waitFor("NNNN01 referred")
+        #expect(referred.contains("child protection → ICBF Cúcuta"))
         try tmux.keys("q", "q")
         let actions = try await fixture.pool.withConnection { connection in
             try connection.query("SELECT actor, action FROM ticket_events WHERE ticket_id = \(id) ORDER BY id").map {
                 try $0.decode("actor", as: String.self) + ":" + $0.decode("action", as: String.self)
             }
         }
-        #expect(actions == ["system:created", "prot-fp:viewed", "prot-fp:contact_revealed"])
+        #expect(actions == ["system:created", "prot-fp:viewed", "prot-fp:contact_revealed", "prot-fp:referral"])
+        let referral = try await fixture.pool.withConnection { connection in
+            try connection.query("SELECT organisation, service, consent, override_reason FROM referrals WHERE ticket_id = \(id)")
+        }
+        #expect(referral.count == 1)
+        #expect(try referral[0].decode("service", as: String.self) == "child_protection")
+        #expect(try referral[0].decode("consent", as: String.self) == "overridden")
+        #expect(try referral[0].decode("override_reason", as: String.self) == "niño solo, riesgo inmediato")
     }
 }

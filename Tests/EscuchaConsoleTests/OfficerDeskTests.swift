@@ -160,6 +160,26 @@ import Testing
         }
     }
 
+    @Test func referralsNeedConsentOrAClearedOverride() async throws {
+        let fixture = try await ConsoleFixture.make("desk_refer")
+        defer { Task { await fixture.pool.close() } }
+        let id = try await fixture.add(.init(reference: "FFFF01", text: "necesito un abogado para el asilo"))
+        try await fixture.pool.withConnection { connection in
+            let handler = fixture.desk("handler1")
+            #expect(throws: OfficerActionError.emptyText("organisation")) {
+                try handler.refer(ticketID: id, organisation: " ", service: .legalAid, consent: .given, now: Date(), on: connection)
+            }
+            #expect(throws: (any Error).self) {
+                try handler.refer(ticketID: id, organisation: "NRC", service: .legalAid, consent: .overridden(reason: "urgent"), now: Date(), on: connection)
+            }
+            try handler.refer(ticketID: id, organisation: "NRC", service: .legalAid, consent: .given, now: Date(), on: connection)
+            let data = ConsoleData(desk: handler, officerID: try handler.profile(on: connection).id)
+            let detail = try data.detail(ticketID: id, recordView: false, on: connection)
+            #expect(detail.referrals == [ReferralLine(organisation: "NRC", service: "legal_aid", status: "in_progress", consent: "given")])
+            #expect(detail.history.map(\.action) == ["created", "referral"])
+        }
+    }
+
     @Test func keysetPagesGiveTheWholeUrgencyOrder() async throws {
         let fixture = try await ConsoleFixture.make("desk_paging")
         defer { Task { await fixture.pool.close() } }
