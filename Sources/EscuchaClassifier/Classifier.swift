@@ -36,6 +36,9 @@ public final class Classifier: Sendable {
     let entryNegatable: [Bool]
     /// `family.*`, which an exclusion may name instead of the flag.
     let entryFamilyWildcard: [String]
+    /// Per flag any entry raises: what the result needs, looked up once here rather than
+    /// by scanning the taxonomy for every flagged message.
+    let flagFacts: [FlagCode: FlagFacts]
     // Per pattern (automaton id), what it means.
     /// Flag entries (index, slot) that use it.
     let entrySlots: FlatLists<EntrySlot>
@@ -62,6 +65,13 @@ public final class Classifier: Sendable {
     /// Per sector: the index of its first listing (a sector listed twice is marked there).
     let sectorFirstIndex: [Int]
     private let scratches: Mutex<[Scratch]>
+
+    struct FlagFacts: Sendable {
+        var severity: Severity
+        var restricted: Bool
+        /// Indexes in `taxonomy.sectors` of the sectors the flag implies.
+        var sectors: [Int]
+    }
 
     struct EntrySlot: Sendable {
         var entry: Int32
@@ -225,6 +235,15 @@ public final class Classifier: Sendable {
         self.entryWithin = entries.map(\.within)
         self.entryNegatable = entries.map(\.negatable)
         self.entryFamilyWildcard = entries.map { $0.flag.family + ".*" }
+        var flagFacts: [FlagCode: FlagFacts] = [:]
+        for entry in entries where flagFacts[entry.flag] == nil {
+            // Every entry's flag is in the taxonomy (checked above).
+            guard let definition = taxonomy.flag(entry.flag) else { continue }
+            flagFacts[entry.flag] = FlagFacts(
+                severity: definition.severity, restricted: definition.restricted,
+                sectors: common.sectors(for: entry.flag).compactMap { taxonomy.sectors.firstIndex(of: $0) })
+        }
+        self.flagFacts = flagFacts
         self.entrySlots = FlatLists(entrySlots)
         self.exclusionsByPattern = FlatLists(exclusionsByPattern)
         self.negationByPattern = FlatLists(negationByPattern)
@@ -340,9 +359,21 @@ public final class Classifier: Sendable {
                 if !placeIndexes.contains(Int(place)) { placeIndexes.append(Int(place)) }
             }
         }
+        var severity: Severity?
+        var restricted = false
         for flag in flags {
-            for sector in common.sectors(for: flag) {
-                if let i = taxonomy.sectors.firstIndex(of: sector) { scratch.sectorHit[i] = true }
+            if let facts = flagFacts[flag] {
+                for i in facts.sectors { scratch.sectorHit[i] = true }
+                severity = severity.map { max($0, facts.severity) } ?? facts.severity
+                if facts.restricted { restricted = true }
+            } else {
+                for sector in common.sectors(for: flag) {
+                    if let i = taxonomy.sectors.firstIndex(of: sector) { scratch.sectorHit[i] = true }
+                }
+                if let definition = taxonomy.flag(flag) {
+                    severity = severity.map { max($0, definition.severity) } ?? definition.severity
+                    if definition.restricted { restricted = true }
+                }
             }
         }
         var sectors: [String] = []
@@ -355,7 +386,7 @@ public final class Classifier: Sendable {
             sectors: sectors,
             language: language, languages: languages, script: script,
             places: placeIndexes.map { places[$0] },
-            severity: flags.isEmpty ? nil : taxonomy.severity(of: flags), restricted: !flags.isEmpty && taxonomy.isRestricted(flags),
+            severity: severity, restricted: restricted,
             classifierVersion: version)
     }
 
@@ -462,7 +493,7 @@ public final class Classifier: Sendable {
                 let end = Int(tokens[span.end].end)
                 evidence.append(Evidence(
                     flag: flag, start: start, end: end,
-                    text: String(decoding: scratch.buffer.units[start..<end], as: UTF16.self),
+                    text: Self.text(of: scratch.buffer.units, start, end),
                     entry: entries[entryIndex].id, language: languageNames[Int(entryLanguage[entryIndex])]))
             }
         }
@@ -475,6 +506,18 @@ public final class Classifier: Sendable {
             }
         }
         return evidence.sorted { ($0.start, $0.flag) < ($1.start, $1.flag) }
+    }
+
+    /// `units[start..<end]` as a String; ASCII (most evidence) skips the generic UTF-16 decoder.
+    static func text(of units: [UInt16], _ start: Int, _ end: Int) -> String {
+        let ascii = units.withUnsafeBufferPointer { units in (start..<end).allSatisfy { units[$0] < 0x80 } }
+        guard ascii else { return String(decoding: units[start..<end], as: UTF16.self) }
+        return units.withUnsafeBufferPointer { units in
+            String(unsafeUninitializedCapacity: end - start) { out in
+                for i in start..<end { out[i - start] = UInt8(truncatingIfNeeded: units[i]) }
+                return end - start
+            }
+        }
     }
 
     private func isNegated(_ span: (start: Int, end: Int), tokens: [Token], negations: [(end: Int, scope: Int)]) -> Bool {

@@ -188,3 +188,17 @@ import Testing
         }
     }
 }
+
+@Suite struct EvidenceTextTests {
+    /// The ASCII shortcut against the UTF-16 decoder, lone surrogates included.
+    @Test func textOfUnitsMatchesUTF16Decoding() {
+        let samples: [[UInt16]] = [Array("golpe a mi hijo".utf16), Array("niño 🙏 m4t4r".utf16), [0x61, 0xD800, 0x62], [0xDC00], []]
+        for units in samples {
+            for start in 0...units.count {
+                for end in start...units.count {
+                    #expect(Classifier.text(of: units, start, end) == String(decoding: units[start..<end], as: UTF16.self))
+                }
+            }
+        }
+    }
+}
