@@ -35,6 +35,8 @@ struct Automaton: Sendable {
     private var phraseEdges = EdgeTable()
     private var phraseHasChildren: [Bool] = []
     private var phrasePatternLists = FlatLists<Int32>()
+    /// Per symbol: the root's child, or -1; the first step of every walk is an array read.
+    private var rootChild: [Int32] = []
 
     /// Adds a pattern (a sequence of word patterns) and returns its id; the same sequence
     /// always gets the same id.
@@ -101,6 +103,8 @@ struct Automaton: Sendable {
             for (symbol, child) in children { phraseEdges.insert(node: Int32(node), label: symbol, child: child) }
         }
         phraseHasChildren = phraseChildren.map { !$0.isEmpty }
+        rootChild = Array(repeating: -1, count: Int(symbolCount))
+        for (symbol, child) in phraseChildren[0] { rootChild[Int(symbol)] = child }
         phrasePatternLists = FlatLists(phrasePatterns)
     }
 
@@ -126,45 +130,65 @@ struct Automaton: Sendable {
     /// (`symbols[symbolStarts[i]..<symbolStarts[i + 1]]` for token `i`), into `found`.
     func matches(tokenCount: Int, symbolStarts: [Int32], symbols: [Int32], active: inout [Int32], next: inout [Int32], into found: inout [Match]) {
         found.removeAll(keepingCapacity: true)
-        for i in 0..<tokenCount where symbolStarts[i] < symbolStarts[i + 1] {
-            active.removeAll(keepingCapacity: true)
-            active.append(0)
-            var j = i
-            while j < tokenCount, j - i < longestPattern {
-                next.removeAll(keepingCapacity: true)
-                let from = Int(symbolStarts[j])
-                let to = Int(symbolStarts[j + 1])
-                for node in active {
-                    if !phraseHasChildren[Int(node)] { continue }
-                    for k in from..<to {
-                        let child = phraseEdges.child(of: node, label: symbols[k])
-                        if child < 0 { continue }
-                        next.append(child)
-                        phrasePatternLists.forEach(Int(child)) { pattern in
-                            found.append(Match(pattern: pattern, start: Int32(i), end: Int32(j)))
+        symbolStarts.withUnsafeBufferPointer { starts in
+            symbols.withUnsafeBufferPointer { symbols in
+                rootChild.withUnsafeBufferPointer { rootChild in
+                    phraseHasChildren.withUnsafeBufferPointer { hasChildren in
+                        for i in 0..<tokenCount where starts[i] < starts[i + 1] {
+                            // The first step, from the root; only nodes with children stay active.
+                            active.removeAll(keepingCapacity: true)
+                            for k in Int(starts[i])..<Int(starts[i + 1]) {
+                                let child = rootChild[Int(symbols[k])]
+                                if child < 0 { continue }
+                                if hasChildren[Int(child)] { active.append(child) }
+                                phrasePatternLists.forEach(Int(child)) { pattern in
+                                    found.append(Match(pattern: pattern, start: Int32(i), end: Int32(i)))
+                                }
+                            }
+                            var j = i + 1
+                            while !active.isEmpty, j < tokenCount, j - i < longestPattern {
+                                next.removeAll(keepingCapacity: true)
+                                let from = Int(starts[j])
+                                let to = Int(starts[j + 1])
+                                if from == to { break }
+                                for node in active {
+                                    for k in from..<to {
+                                        let child = phraseEdges.child(of: node, label: symbols[k])
+                                        if child < 0 { continue }
+                                        if hasChildren[Int(child)] { next.append(child) }
+                                        phrasePatternLists.forEach(Int(child)) { pattern in
+                                            found.append(Match(pattern: pattern, start: Int32(i), end: Int32(j)))
+                                        }
+                                    }
+                                }
+                                swap(&active, &next)
+                                j += 1
+                            }
                         }
                     }
                 }
-                if next.isEmpty { break }
-                swap(&active, &next)
-                j += 1
             }
         }
     }
 }
 
-/// Trie edges `(node, label) → child` in one open-addressing table.
+/// Trie edges `(node, label) → child` in one open-addressing table. Key and child sit
+/// side by side, so a probe touches one cache line.
 struct EdgeTable: Sendable {
-    private var keys: [UInt64] = [UInt64.max]
-    private var children: [Int32] = [-1]
+    private struct Slot: Sendable {
+        var key: UInt64
+        var child: Int32
+    }
+
+    private static let empty = Slot(key: UInt64.max, child: -1)
+    private var slots: [Slot] = [EdgeTable.empty]
 
     init() {}
 
     init(capacity: Int) {
         var size = 16
         while size < capacity * 2 { size *= 2 }
-        keys = Array(repeating: UInt64.max, count: size)
-        children = Array(repeating: -1, count: size)
+        slots = Array(repeating: Self.empty, count: size)
     }
 
     @inline(__always)
@@ -180,23 +204,22 @@ struct EdgeTable: Sendable {
 
     mutating func insert(node: Int32, label: Int32, child: Int32) {
         let key = Self.key(node, label)
-        let mask = keys.count - 1
+        let mask = slots.count - 1
         var slot = Self.slot(key, mask: mask)
-        while keys[slot] != UInt64.max { slot = (slot + 1) & mask }
-        keys[slot] = key
-        children[slot] = child
+        while slots[slot].key != UInt64.max { slot = (slot + 1) & mask }
+        slots[slot] = Slot(key: key, child: child)
     }
 
     /// The child, or -1.
     @inline(__always)
     func child(of node: Int32, label: Int32) -> Int32 {
         let key = Self.key(node, label)
-        return keys.withUnsafeBufferPointer { keys in
-            let mask = keys.count - 1
+        return slots.withUnsafeBufferPointer { slots in
+            let mask = slots.count - 1
             var slot = Self.slot(key, mask: mask)
             while true {
-                let k = keys[slot]
-                if k == key { return children.withUnsafeBufferPointer { $0[slot] } }
+                let k = slots[slot].key
+                if k == key { return slots[slot].child }
                 if k == UInt64.max { return -1 }
                 slot = (slot + 1) & mask
             }

@@ -29,6 +29,16 @@ public final class Classifier: Sendable {
     let languageNames: [String]
     /// Per flag entry: the index of its lexicon's language.
     let entryLanguage: [Int32]
+    /// Per flag entry, what matching reads, so it never copies the entry.
+    let entryFlag: [FlagCode]
+    let entrySlotCount: [Int]
+    let entryWithin: [Int]
+    let entryNegatable: [Bool]
+    /// `family.*`, which an exclusion may name instead of the flag.
+    let entryFamilyWildcard: [String]
+    /// Per flag any entry raises: what the result needs, looked up once here rather than
+    /// by scanning the taxonomy for every flagged message.
+    let flagFacts: [FlagCode: FlagFacts]
     // Per pattern (automaton id), what it means.
     /// Flag entries (index, slot) that use it.
     let entrySlots: FlatLists<EntrySlot>
@@ -47,12 +57,21 @@ public final class Classifier: Sendable {
     let wordSymbols: FlatLists<Int32>
     /// The languages whose function word it is (indexes in `languageNames`).
     let wordLanguages: FlatLists<Int32>
+    /// 1 / the number of those languages: the share of the word's vote each gets.
+    let wordLanguageShare: [Double]
     let wordIsConditional: [Bool]
     /// Per hint character: (language index, weight).
     let hintWeightsByIndex: [[(language: Int, weight: Double)]]
     /// Per sector: the index of its first listing (a sector listed twice is marked there).
     let sectorFirstIndex: [Int]
     private let scratches: Mutex<[Scratch]>
+
+    struct FlagFacts: Sendable {
+        var severity: Severity
+        var restricted: Bool
+        /// Indexes in `taxonomy.sectors` of the sectors the flag implies.
+        var sectors: [Int]
+    }
 
     struct EntrySlot: Sendable {
         var entry: Int32
@@ -211,6 +230,20 @@ public final class Classifier: Sendable {
         self.exclusions = exclusions
         self.languageNames = languageNames
         self.entryLanguage = entryLanguage
+        self.entryFlag = entries.map(\.flag)
+        self.entrySlotCount = entries.map(\.slots.count)
+        self.entryWithin = entries.map(\.within)
+        self.entryNegatable = entries.map(\.negatable)
+        self.entryFamilyWildcard = entries.map { $0.flag.family + ".*" }
+        var flagFacts: [FlagCode: FlagFacts] = [:]
+        for entry in entries where flagFacts[entry.flag] == nil {
+            // Every entry's flag is in the taxonomy (checked above).
+            guard let definition = taxonomy.flag(entry.flag) else { continue }
+            flagFacts[entry.flag] = FlagFacts(
+                severity: definition.severity, restricted: definition.restricted,
+                sectors: common.sectors(for: entry.flag).compactMap { taxonomy.sectors.firstIndex(of: $0) })
+        }
+        self.flagFacts = flagFacts
         self.entrySlots = FlatLists(entrySlots)
         self.exclusionsByPattern = FlatLists(exclusionsByPattern)
         self.negationByPattern = FlatLists(negationByPattern)
@@ -221,6 +254,7 @@ public final class Classifier: Sendable {
         self.typeOrder = (typePriority.isEmpty ? taxonomy.types : typePriority).compactMap { taxonomy.types.firstIndex(of: $0) }
         self.wordSymbols = FlatLists(wordSymbols)
         self.wordLanguages = FlatLists(wordLanguages)
+        self.wordLanguageShare = wordLanguages.map { $0.isEmpty ? 0 : 1.0 / Double($0.count) }
         self.wordIsConditional = wordIsConditional
         self.hintWeightsByIndex = hintWeightsByIndex
         self.sectorFirstIndex = taxonomy.sectors.map { taxonomy.sectors.firstIndex(of: $0)! }
@@ -278,6 +312,7 @@ public final class Classifier: Sendable {
         var negations: [(end: Int, scope: Int)] = []
         var excluded: [(start: Int, end: Int, exclusion: Int)] = []
         var hits: [(entry: Int32, slot: Int32, start: Int32, end: Int32, order: Int32)] = []
+        var ranked: [Int] = []
     }
 
     private func withScratch<T>(_ body: (inout Scratch) -> T) -> T {
@@ -300,7 +335,11 @@ public final class Classifier: Sendable {
         findMatches(&scratch)
         let (language, languages, script, presentAll) = detectLanguage(&scratch, hint: languageHint)
         let flagged = findFlags(&scratch, presentAll: presentAll)
-        let flags = Array(Set(flagged.map(\.flag))).sorted()
+        var flags: [FlagCode] = []
+        if !flagged.isEmpty {
+            // Sorted and unique.
+            for flag in flagged.map(\.flag).sorted() where flags.last != flag { flags.append(flag) }
+        }
         let type = decideType(&scratch, flags: flags)
 
         if scratch.sectorHit.count != taxonomy.sectors.count { scratch.sectorHit = Array(repeating: false, count: taxonomy.sectors.count) }
@@ -320,9 +359,21 @@ public final class Classifier: Sendable {
                 if !placeIndexes.contains(Int(place)) { placeIndexes.append(Int(place)) }
             }
         }
+        var severity: Severity?
+        var restricted = false
         for flag in flags {
-            for sector in common.sectors(for: flag) {
-                if let i = taxonomy.sectors.firstIndex(of: sector) { scratch.sectorHit[i] = true }
+            if let facts = flagFacts[flag] {
+                for i in facts.sectors { scratch.sectorHit[i] = true }
+                severity = severity.map { max($0, facts.severity) } ?? facts.severity
+                if facts.restricted { restricted = true }
+            } else {
+                for sector in common.sectors(for: flag) {
+                    if let i = taxonomy.sectors.firstIndex(of: sector) { scratch.sectorHit[i] = true }
+                }
+                if let definition = taxonomy.flag(flag) {
+                    severity = severity.map { max($0, definition.severity) } ?? definition.severity
+                    if definition.restricted { restricted = true }
+                }
             }
         }
         var sectors: [String] = []
@@ -335,7 +386,7 @@ public final class Classifier: Sendable {
             sectors: sectors,
             language: language, languages: languages, script: script,
             places: placeIndexes.map { places[$0] },
-            severity: taxonomy.severity(of: flags), restricted: taxonomy.isRestricted(flags),
+            severity: severity, restricted: restricted,
             classifierVersion: version)
     }
 
@@ -405,18 +456,19 @@ public final class Classifier: Sendable {
             while groupEnd < hits.count, hits[groupEnd].entry == hits[groupStart].entry { groupEnd += 1 }
             let group = hits[groupStart..<groupEnd]
             groupStart = groupEnd
-            let entry = entries[entryIndex]
+            let flag = entryFlag[entryIndex]
+            let within = entryWithin[entryIndex]
             // Each span with the start of its later part, where a negation between the two
             // parts also counts ("the volunteer never asked me for sex").
             var spans: [(start: Int, end: Int, laterStart: Int, earlierEnd: Int)] = []
-            if entry.slots.count == 1 {
+            if entrySlotCount[entryIndex] == 1 {
                 spans = group.map { (Int($0.start), Int($0.end), Int($0.start), Int($0.end)) }
             } else {
                 for a in group where a.slot == 0 {
                     for b in group where b.slot == 1 {
                         let (aStart, aEnd, bStart, bEnd) = (Int(a.start), Int(a.end), Int(b.start), Int(b.end))
                         let gap = aEnd < bStart ? bStart - aEnd - 1 : (bEnd < aStart ? aStart - bEnd - 1 : -1)
-                        guard gap >= 0, gap <= entry.within else { continue }
+                        guard gap >= 0, gap <= within else { continue }
                         guard tokens[aStart].sentence == tokens[bStart].sentence else { continue }
                         let (earlier, later) = aStart <= bStart ? ((aStart, aEnd), (bStart, bEnd)) : ((bStart, bEnd), (aStart, aEnd))
                         spans.append((earlier.0, max(aEnd, bEnd), later.0, earlier.1))
@@ -424,21 +476,25 @@ public final class Classifier: Sendable {
                 }
             }
             for span in spans {
-                if entry.negatable {
+                if entryNegatable[entryIndex] {
                     if isNegated((span.start, span.end), tokens: tokens, negations: negations) { continue }
                     if span.laterStart != span.start,
                         isNegated((span.laterStart, span.end), tokens: tokens, negations: negations.filter { $0.end > span.earlierEnd })
                     { continue }
                 }
-                if isExcluded((span.start, span.end), flag: entry.flag, tokens: tokens, excluded: excluded) { continue }
-                if seen.contains(where: { $0.flag == entry.flag && $0.start == span.start && $0.end == span.end }) { continue }
-                seen.append((entry.flag, span.start, span.end))
+                if !excluded.isEmpty,
+                    isExcluded((span.start, span.end), flag: flag, familyWildcard: entryFamilyWildcard[entryIndex], tokens: tokens, excluded: excluded)
+                {
+                    continue
+                }
+                if seen.contains(where: { $0.flag == flag && $0.start == span.start && $0.end == span.end }) { continue }
+                seen.append((flag, span.start, span.end))
                 let start = Int(tokens[span.start].start)
                 let end = Int(tokens[span.end].end)
                 evidence.append(Evidence(
-                    flag: entry.flag, start: start, end: end,
-                    text: String(decoding: scratch.buffer.units[start..<end], as: UTF16.self),
-                    entry: entry.id, language: languageNames[Int(entryLanguage[entryIndex])]))
+                    flag: flag, start: start, end: end,
+                    text: Self.text(of: scratch.buffer.units, start, end),
+                    entry: entries[entryIndex].id, language: languageNames[Int(entryLanguage[entryIndex])]))
             }
         }
         if !common.precedence.isEmpty {
@@ -452,6 +508,18 @@ public final class Classifier: Sendable {
         return evidence.sorted { ($0.start, $0.flag) < ($1.start, $1.flag) }
     }
 
+    /// `units[start..<end]` as a String; ASCII (most evidence) skips the generic UTF-16 decoder.
+    static func text(of units: [UInt16], _ start: Int, _ end: Int) -> String {
+        let ascii = units.withUnsafeBufferPointer { units in (start..<end).allSatisfy { units[$0] < 0x80 } }
+        guard ascii else { return String(decoding: units[start..<end], as: UTF16.self) }
+        return units.withUnsafeBufferPointer { units in
+            String(unsafeUninitializedCapacity: end - start) { out in
+                for i in start..<end { out[i - start] = UInt8(truncatingIfNeeded: units[i]) }
+                return end - start
+            }
+        }
+    }
+
     private func isNegated(_ span: (start: Int, end: Int), tokens: [Token], negations: [(end: Int, scope: Int)]) -> Bool {
         for negation in negations where negation.end < span.start && span.start - negation.end <= negation.scope {
             if tokens[negation.end].clause == tokens[span.start].clause { return true }
@@ -459,10 +527,12 @@ public final class Classifier: Sendable {
         return false
     }
 
-    private func isExcluded(_ span: (start: Int, end: Int), flag: FlagCode, tokens: [Token], excluded: [(start: Int, end: Int, exclusion: Int)]) -> Bool {
+    private func isExcluded(
+        _ span: (start: Int, end: Int), flag: FlagCode, familyWildcard: String, tokens: [Token], excluded: [(start: Int, end: Int, exclusion: Int)]
+    ) -> Bool {
         for hit in excluded {
             let exclusion = exclusions[hit.exclusion]
-            guard exclusion.flags.isEmpty || exclusion.flags.contains(where: { $0 == flag || $0.rawValue == flag.family + ".*" }) else { continue }
+            guard exclusion.flags.isEmpty || exclusion.flags.contains(where: { $0 == flag || $0.rawValue == familyWildcard }) else { continue }
             switch exclusion.scope {
             case .overlap:
                 if hit.start <= span.end && span.start <= hit.end { return true }
@@ -514,7 +584,6 @@ public final class Classifier: Sendable {
     /// `inLanguages` and `present` (every language with at least one of its function words,
     /// whose lexicons may fire; `presentAll` when unknown: all may).
     private func detectLanguage(_ scratch: inout Scratch, hint: String?) -> (String, [String], String, presentAll: Bool) {
-        let buffer = scratch.buffer
         let count = languageNames.count
         if scratch.languageScores.count != count {
             scratch.languageScores = Array(repeating: 0, count: count)
@@ -532,22 +601,22 @@ public final class Classifier: Sendable {
             }
             return (language, languages, script, presentAll)
         }
-        if !buffer.facts.scripts.isEmpty {
-            let letters = buffer.facts.scripts.filter { $0.key != "Zyyy" && $0.key != "Zinh" && $0.key != "Latn" }
-            if let (script, letterCount) = letters.max(by: { $0.value < $1.value }), letterCount * 2 >= buffer.tokens.count {
+        if !scratch.buffer.facts.scripts.isEmpty {
+            let letters = scratch.buffer.facts.scripts.filter { $0.key != "Zyyy" && $0.key != "Zinh" && $0.key != "Latn" }
+            if let (script, letterCount) = letters.max(by: { $0.value < $1.value }), letterCount * 2 >= scratch.buffer.tokens.count {
                 let language = Self.scriptLanguages[script] ?? "und"
                 return finish(language, [language], script, presentAll: true)
             }
         }
         var anyScore = false
-        for token in buffer.tokens where token.word >= 0 {
+        for token in scratch.buffer.tokens where token.word >= 0 {
             let word = Int(token.word)
             if wordLanguages.isEmpty(word) { continue }
-            let share = 1.0 / Double(wordLanguages[word].count)
+            let share = wordLanguageShare[word]
             wordLanguages.forEach(word) { scratch.languageScores[Int($0)] += share }
             anyScore = true
         }
-        for (hint, letterCount) in buffer.facts.letterHints.enumerated() where letterCount > 0 {
+        for (hint, letterCount) in scratch.buffer.facts.letterHints.enumerated() where letterCount > 0 {
             for (language, weight) in hintWeightsByIndex[hint] {
                 scratch.languageScores[language] += weight * Double(min(letterCount, 3))
                 anyScore = true
@@ -558,21 +627,27 @@ public final class Classifier: Sendable {
             return finish(language, hint.map { [$0] } ?? [], "Latn", presentAll: true)
         }
         // Languages with a score, best first, ties by name.
-        let ranked = (0..<count).filter { scratch.languageScores[$0] > 0 }.sorted { a, b in
-            let (x, y) = (scratch.languageScores[a], scratch.languageScores[b])
+        // (Names are unique, so the order is total and any sort gives it.)
+        scratch.ranked.removeAll(keepingCapacity: true)
+        for i in 0..<count where scratch.languageScores[i] > 0 { scratch.ranked.append(i) }
+        let scores = scratch.languageScores
+        scratch.ranked.sort { a, b in
+            let (x, y) = (scores[a], scores[b])
             return x != y ? x > y : languageNames[a] < languageNames[b]
         }
-        let top = ranked[0]
-        let topScore = scratch.languageScores[top]
+        let top = scratch.ranked[0]
+        let topScore = scores[top]
         var languages = [languageNames[top]]
-        for other in ranked.dropFirst() where scratch.languageScores[other] >= 2 && scratch.languageScores[other] >= topScore * 0.5 {
+        scratch.inLanguages[top] = true
+        for other in scratch.ranked.dropFirst() where scores[other] >= 2 && scores[other] >= topScore * 0.5 {
             languages.append(languageNames[other])
+            scratch.inLanguages[other] = true
         }
         // With weak evidence (a few words) every lexicon may fire: better a false alarm than
         // a missed person at risk.
         if topScore >= 2 {
-            for i in ranked { scratch.present[i] = true }
+            for i in scratch.ranked { scratch.present[i] = true }
         }
-        return finish(languageNames[top], languages, "Latn", presentAll: topScore < 2)
+        return (languageNames[top], languages, "Latn", topScore < 2)
     }
 }

@@ -16,7 +16,9 @@ enum LatinWordBreak {
         case unsupported
     }
 
-    private static let table: [Class] = {
+    /// Classes of the units below 0x180. Hot loops hold a copy and pass its buffer, so they
+    /// do not pay the lazy-static check per unit.
+    static let table: [Class] = {
         var table = [Class](repeating: .unsupported, count: 0x180)
         for u in 0..<0x180 { table[u] = computeClass(UInt16(u)) }
         return table
@@ -48,9 +50,14 @@ enum LatinWordBreak {
     }
 
     /// The class of a UTF-16 code unit.
-    @inline(__always)
     static func unitClass(_ u: UInt16) -> Class {
-        if u < 0x180 { return table[Int(u)] }
+        table.withUnsafeBufferPointer { unitClass(u, $0) }
+    }
+
+    /// The class of a UTF-16 code unit, with `classes` the buffer of `table`.
+    @inline(__always)
+    static func unitClass(_ u: UInt16, _ classes: UnsafeBufferPointer<Class>) -> Class {
+        if u < 0x180 { return classes[Int(u)] }
         switch u {
         case 0x2018, 0x2019: return .midNumLet
         case 0x2013, 0x2014, 0x201C, 0x201D, 0x2026: return .other
@@ -72,6 +79,13 @@ enum LatinWordBreak {
     /// give it a word status (letters or numbers, rule status ≥ 100).
     /// Every unit in `units[start..<end]` must be covered.
     static func segment(_ units: UnsafeBufferPointer<UInt16>, from start: Int, end: Int) -> (end: Int, isWord: Bool) {
+        table.withUnsafeBufferPointer { segment(units, from: start, end: end, classes: $0) }
+    }
+
+    /// `segment`, with `classes` the buffer of `table`.
+    @inline(__always)
+    static func segment(_ units: UnsafeBufferPointer<UInt16>, from start: Int, end: Int, classes: UnsafeBufferPointer<Class>) -> (end: Int, isWord: Bool) {
+        func unitClass(_ u: UInt16) -> Class { LatinWordBreak.unitClass(u, classes) }
         let first = unitClass(units[start])
         var j = start + 1
         switch first {

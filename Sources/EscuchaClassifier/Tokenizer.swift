@@ -58,30 +58,41 @@ struct TokenBuffer: Sendable {
         defer { self.units = units }
         var string = string
         string.withUTF8 { utf8 in
-            units.reserveCapacity(utf8.count)
-            var i = 0
             let n = utf8.count
-            // Swift strings hold valid UTF-8, so sequences need no checking.
-            while i < n {
-                let b0 = UInt32(utf8[i])
-                if b0 < 0x80 {
-                    units.append(UInt16(b0))
-                    i += 1
-                } else if b0 < 0xE0 {
-                    units.append(UInt16(((b0 & 0x1F) << 6) | (UInt32(utf8[i + 1]) & 0x3F)))
-                    i += 2
-                } else if b0 < 0xF0 {
-                    units.append(UInt16(((b0 & 0x0F) << 12) | ((UInt32(utf8[i + 1]) & 0x3F) << 6) | (UInt32(utf8[i + 2]) & 0x3F)))
-                    i += 3
-                } else {
-                    let scalar = ((b0 & 0x07) << 18) | ((UInt32(utf8[i + 1]) & 0x3F) << 12) | ((UInt32(utf8[i + 2]) & 0x3F) << 6)
-                        | (UInt32(utf8[i + 3]) & 0x3F)
-                    let v = scalar - 0x10000
-                    units.append(UInt16(0xD800 + (v >> 10)))
-                    units.append(UInt16(0xDC00 + (v & 0x3FF)))
-                    i += 4
+            // A text has at most as many UTF-16 units as UTF-8 bytes: size once, write
+            // through a pointer, trim.
+            units.append(contentsOf: repeatElement(0, count: n))
+            let written = units.withUnsafeMutableBufferPointer { out -> Int in
+                var i = 0
+                var o = 0
+                // Swift strings hold valid UTF-8, so sequences need no checking.
+                while i < n {
+                    let b0 = UInt32(utf8[i])
+                    if b0 < 0x80 {
+                        out[o] = UInt16(b0)
+                        o += 1
+                        i += 1
+                    } else if b0 < 0xE0 {
+                        out[o] = UInt16(((b0 & 0x1F) << 6) | (UInt32(utf8[i + 1]) & 0x3F))
+                        o += 1
+                        i += 2
+                    } else if b0 < 0xF0 {
+                        out[o] = UInt16(((b0 & 0x0F) << 12) | ((UInt32(utf8[i + 1]) & 0x3F) << 6) | (UInt32(utf8[i + 2]) & 0x3F))
+                        o += 1
+                        i += 3
+                    } else {
+                        let scalar = ((b0 & 0x07) << 18) | ((UInt32(utf8[i + 1]) & 0x3F) << 12) | ((UInt32(utf8[i + 2]) & 0x3F) << 6)
+                            | (UInt32(utf8[i + 3]) & 0x3F)
+                        let v = scalar - 0x10000
+                        out[o] = UInt16(0xD800 + (v >> 10))
+                        out[o + 1] = UInt16(0xDC00 + (v & 0x3FF))
+                        o += 2
+                        i += 4
+                    }
                 }
+                return o
             }
+            units.removeLast(n - written)
         }
     }
 
@@ -129,6 +140,7 @@ struct Tokenizer: Sendable {
     private let foldStarts = Tokenizer.latinFold.starts
     private let foldBytes = Tokenizer.latinFold.bytes
     private let hintIndex = Tokenizer.hintIndexTable
+    private let wordBreakClasses = LatinWordBreak.table
 
     /// Characters that hint at a language, looked for before folding removes them.
     static let hintCharacters: [Character] = ["ñ", "ã", "õ", "ç", "è", "ò", "ê", "â", "ô", "à", "ù", "û", "î", "ï", "ë", "œ", "¿", "¡", "é", "á", "í", "ó", "ú"]
@@ -210,6 +222,13 @@ struct Tokenizer: Sendable {
 
     @inline(__always)
     private func forEachSegment(_ units: UnsafeBufferPointer<UInt16>, breaker: LazyWordBreaker, _ body: (Int, Int, Bool) -> Void) {
+        wordBreakClasses.withUnsafeBufferPointer { forEachSegment(units, classes: $0, breaker: breaker, body) }
+    }
+
+    @inline(__always)
+    private func forEachSegment(
+        _ units: UnsafeBufferPointer<UInt16>, classes: UnsafeBufferPointer<LatinWordBreak.Class>, breaker: LazyWordBreaker, _ body: (Int, Int, Bool) -> Void
+    ) {
         let n = units.count
         var i = 0
         while i < n {
@@ -220,13 +239,13 @@ struct Tokenizer: Sendable {
             var pieceEnd = i
             var covered = true
             while pieceEnd < n, units[pieceEnd] != 0x20 {
-                if LatinWordBreak.unitClass(units[pieceEnd]) == .unsupported { covered = false }
+                if LatinWordBreak.unitClass(units[pieceEnd], classes) == .unsupported { covered = false }
                 pieceEnd += 1
             }
             if covered {
                 var start = i
                 while start < pieceEnd {
-                    let (end, isWord) = LatinWordBreak.segment(units, from: start, end: pieceEnd)
+                    let (end, isWord) = LatinWordBreak.segment(units, from: start, end: pieceEnd, classes: classes)
                     body(start, end, isWord)
                     start = end
                 }
@@ -299,25 +318,25 @@ struct Tokenizer: Sendable {
                 break
             }
         }
+        let textEnd: Int
         if ascii {
-            for i in start..<end {
-                let b = UInt8(truncatingIfNeeded: units[i])
-                buffer.text.append(b >= 0x41 && b <= 0x5A ? b + 32 : b)
-            }
-        } else if latin {
-            for i in start..<end {
-                let unit = Int(units[i])
-                let hint = hintIndex[unit]
-                if hint >= 0 { buffer.facts.letterHints[Int(hint)] += 1 }
-                for k in Int(foldStarts[unit])..<Int(foldStarts[unit + 1]) { buffer.text.append(foldBytes[k]) }
-            }
+            textEnd = Self.appendASCII(units, start, end, to: &buffer.text)
         } else {
-            let slice = UnsafeBufferPointer(rebasing: units[start..<end])
-            noteScriptsAndHints(slice, facts: &buffer.facts)
-            let folded = ICUText.foldForMatching(slice)
-            buffer.text.append(contentsOf: String(decoding: folded, as: UTF16.self).utf8)
+            if latin {
+                for i in start..<end {
+                    let unit = Int(units[i])
+                    let hint = hintIndex[unit]
+                    if hint >= 0 { buffer.facts.letterHints[Int(hint)] += 1 }
+                    for k in Int(foldStarts[unit])..<Int(foldStarts[unit + 1]) { buffer.text.append(foldBytes[k]) }
+                }
+            } else {
+                let slice = UnsafeBufferPointer(rebasing: units[start..<end])
+                noteScriptsAndHints(slice, facts: &buffer.facts)
+                let folded = ICUText.foldForMatching(slice)
+                buffer.text.append(contentsOf: String(decoding: folded, as: UTF16.self).utf8)
+            }
+            textEnd = Self.squashAndDeleet(&buffer.text, from: textStart)
         }
-        let textEnd = Self.squashAndDeleet(&buffer.text, from: textStart)
         if textEnd == textStart { return }
         let word = buffer.text.withUnsafeBufferPointer { words.find(UnsafeBufferPointer(rebasing: $0[textStart..<textEnd])) }
         if word >= 0, expansionCount[Int(word)] >= 0 {
@@ -333,6 +352,38 @@ struct Tokenizer: Sendable {
                 start: Int32(start), end: Int32(end), sentence: state.sentence, clause: state.clause,
                 word: word, textStart: Int32(textStart), textEnd: Int32(textEnd)))
         }
+    }
+
+    /// Folds an ASCII word (lower case), reads digits as letters and squashes repeated
+    /// letters in one pass, as `squashAndDeleet` would after folding; appends the result
+    /// to `text` and returns its new end.
+    static func appendASCII(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, to text: inout [UInt8]) -> Int {
+        @inline(__always) func lower(_ unit: UInt16) -> UInt8 {
+            let b = UInt8(truncatingIfNeeded: unit)
+            return b >= 0x41 && b <= 0x5A ? b + 32 : b
+        }
+        var hasDigit = false
+        var hasLetter = false
+        for i in start..<end {
+            let b = lower(units[i])
+            if b >= 0x30 && b <= 0x39 { hasDigit = true } else if b >= 0x61 && b <= 0x7A { hasLetter = true }
+        }
+        let deleet = hasDigit && hasLetter
+        let base = text.count
+        text.append(contentsOf: repeatElement(0, count: end - start))
+        let written = text.withUnsafeMutableBufferPointer { out -> Int in
+            var o = base
+            for i in start..<end {
+                var b = lower(units[i])
+                if deleet { b = Self.letter(forDigit: b) }
+                if b >= 0x61 && b <= 0x7A, o > base, out[o - 1] == b { continue }
+                out[o] = b
+                o += 1
+            }
+            return o
+        }
+        text.removeLast(text.count - written)
+        return written
     }
 
     private func noteScriptsAndHints(_ slice: UnsafeBufferPointer<UInt16>, facts: inout TextFacts) {
@@ -368,17 +419,7 @@ struct Tokenizer: Sendable {
         var out = start
         for i in start..<bytes.count {
             var b = bytes[i]
-            if hasDigit && hasLetter {
-                switch b {
-                case UInt8(ascii: "0"): b = UInt8(ascii: "o")
-                case UInt8(ascii: "1"): b = UInt8(ascii: "i")
-                case UInt8(ascii: "3"): b = UInt8(ascii: "e")
-                case UInt8(ascii: "4"): b = UInt8(ascii: "a")
-                case UInt8(ascii: "5"): b = UInt8(ascii: "s")
-                case UInt8(ascii: "7"): b = UInt8(ascii: "t")
-                default: break
-                }
-            }
+            if hasDigit && hasLetter { b = letter(forDigit: b) }
             let isLetter = (b >= 0x61 && b <= 0x7A)
             if isLetter, out > start, bytes[out - 1] == b { continue }
             bytes[out] = b
@@ -386,6 +427,20 @@ struct Tokenizer: Sendable {
         }
         bytes.removeSubrange(out...)
         return out
+    }
+
+    /// The letter a digit stands for inside a word (`m4t4r`), or the byte itself.
+    @inline(__always)
+    static func letter(forDigit b: UInt8) -> UInt8 {
+        switch b {
+        case UInt8(ascii: "0"): UInt8(ascii: "o")
+        case UInt8(ascii: "1"): UInt8(ascii: "i")
+        case UInt8(ascii: "3"): UInt8(ascii: "e")
+        case UInt8(ascii: "4"): UInt8(ascii: "a")
+        case UInt8(ascii: "5"): UInt8(ascii: "s")
+        case UInt8(ascii: "7"): UInt8(ascii: "t")
+        default: b
+        }
     }
 
     /// `squashAndDeleet` on a whole word.

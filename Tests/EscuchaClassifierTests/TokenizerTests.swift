@@ -171,3 +171,34 @@ import Testing
         #expect(seen == [3])
     }
 }
+
+@Suite struct ASCIIFoldTests {
+    /// The one-pass ASCII path against lower-casing then `squashAndDeleet`.
+    @Test func appendASCIIMatchesSquashAndDeleet() {
+        let alphabet = Array("aAbBzZ0134579@_.-lLoO".utf16)
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<5000 {
+            let units = (0..<Int.random(in: 1...8, using: &random)).map { _ in alphabet.randomElement(using: &random)! }
+            let lowered = units.map { UInt8($0 >= 0x41 && $0 <= 0x5A ? $0 + 32 : $0) }
+            let expected = Tokenizer.squashAndDeleet(lowered)
+            var text: [UInt8] = [9, 9]
+            let end = units.withUnsafeBufferPointer { Tokenizer.appendASCII($0, 0, units.count, to: &text) }
+            #expect(end == text.count)
+            #expect(Array(text[2...]) == expected, "\(String(decoding: units, as: UTF16.self))")
+        }
+    }
+}
+
+@Suite struct EvidenceTextTests {
+    /// The ASCII shortcut against the UTF-16 decoder, lone surrogates included.
+    @Test func textOfUnitsMatchesUTF16Decoding() {
+        let samples: [[UInt16]] = [Array("golpe a mi hijo".utf16), Array("niño 🙏 m4t4r".utf16), [0x61, 0xD800, 0x62], [0xDC00], []]
+        for units in samples {
+            for start in 0...units.count {
+                for end in start...units.count {
+                    #expect(Classifier.text(of: units, start, end) == String(decoding: units[start..<end], as: UTF16.self))
+                }
+            }
+        }
+    }
+}
