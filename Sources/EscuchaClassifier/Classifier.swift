@@ -603,7 +603,9 @@ public final class Classifier: Sendable {
         }
         if !scratch.buffer.facts.scripts.isEmpty {
             let letters = scratch.buffer.facts.scripts.filter { $0.key != "Zyyy" && $0.key != "Zinh" && $0.key != "Latn" }
-            if let (script, letterCount) = letters.max(by: { $0.value < $1.value }), letterCount * 2 >= scratch.buffer.tokens.count {
+            // Ties between scripts go to the first by name: dictionary order changes per process,
+            // and the output must not.
+            if let (script, letterCount) = letters.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }), letterCount * 2 >= scratch.buffer.tokens.count {
                 let language = Self.scriptLanguages[script] ?? "und"
                 return finish(language, [language], script, presentAll: true)
             }

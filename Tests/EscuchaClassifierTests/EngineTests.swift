@@ -203,3 +203,13 @@ enum EngineFixture {
         #expect(Set(mixed.languages) == ["es", "en"])
     }
 }
+
+@Suite struct ScriptTieTests {
+    @Test func equalScriptsResolveTheSameWayEveryTime() {
+        // Three Cyrillic and three Han letters: the tie goes to the first script by name,
+        // whatever order the classifier's dictionaries happen to have in this process.
+        var seen = Set<String>()
+        for _ in 0..<40 { seen.insert(EngineFixture.classifier.classify("дом 家家家").script) }
+        #expect(seen == ["Cyrl"])
+    }
+}
