@@ -334,8 +334,22 @@ private func spawnAndWait(_ argv: [String], outputPath: String, operation: Strin
     let argv = ["/bin/sh", "-c", "cd / && exec \"$@\"", "sh"] + argv
     let cArguments = argv.map { strdup($0) } + [nil]
     defer { cArguments.forEach { free($0) } }
+    // Threads of this process block signals (SIGALRM, SIGTERM, …) and posix_spawn passes the
+    // mask on: pgbench's -T timer then never fires and `kill` cannot stop a child. Start
+    // children with no blocked signals and default handlers.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    posix_spawnattr_setsigmask(&attributes, &empty)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for signal in [SIGALRM, SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD, SIGQUIT] { sigaddset(&defaults, signal) }
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
     var pid = pid_t()
-    let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArguments, environ)
+    let spawned = posix_spawn(&pid, argv[0], &actions, &attributes, cArguments, environ)
     guard spawned == 0 else {
         throw StoreError(operation: operation, message: "cannot start \(argv[4]): \(String(cString: strerror(spawned)))")
     }

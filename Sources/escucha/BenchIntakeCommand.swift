@@ -114,17 +114,15 @@ struct BenchIntakeCommand: AsyncParsableCommand {
             print("pgbench: not found (install the postgresql package)")
             return
         }
+        // Through ChildProcess (posix_spawn with no blocked signals): started by Foundation's
+        // Process, pgbench inherited blocked SIGALRM and never ended its -T run.
+        let outputPath = NSTemporaryDirectory() + "escucha-pgbench-\(getpid()).out"
+        defer { unlink(outputPath) }
         func runTool(_ arguments: [String]) throws -> String {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: pgbench)
-            process.arguments = arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
+            let status = try ChildProcess.run([pgbench] + arguments, outputPath: outputPath)
+            let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+            if status != 0 { print("pgbench exited with \(status): \(output.split(separator: "\n").last.map(String.init) ?? "")") }
+            return output
         }
         var target = conninfo + " dbname=\(scratch)"
         if conninfo.hasPrefix("postgres"), var components = URLComponents(string: conninfo) {
