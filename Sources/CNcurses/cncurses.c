@@ -4,6 +4,8 @@
 #include <ncursesw/curses.h>
 #include <langinfo.h>
 #include <locale.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include "cncurses.h"
 
@@ -123,3 +125,27 @@ int escucha_nc_read(int timeout_ms, uint32_t *character) {
 }
 
 int escucha_wcwidth(uint32_t character) { return wcwidth((wchar_t)character); }
+
+static volatile sig_atomic_t termination_requested = 0;
+
+static void note_termination(int signal_number) {
+    (void)signal_number;
+    termination_requested = 1;
+}
+
+void escucha_nc_catch_termination(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = note_termination;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGHUP, &action, NULL);
+    // The console's thread must receive them even if the process blocks them elsewhere.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+int escucha_nc_termination_requested(void) { return termination_requested ? 1 : 0; }

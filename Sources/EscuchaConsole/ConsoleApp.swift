@@ -79,6 +79,7 @@ public final class ConsoleApp {
         if let typed = settings.openReference { openFirst(typed) }
         while running {
             draw()
+            if terminal.terminationRequested { break }
             if let key = terminal.readKey(timeoutMilliseconds: 250) {
                 handle(key)
             } else {

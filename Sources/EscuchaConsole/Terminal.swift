@@ -25,6 +25,7 @@ final class Terminal {
     func start() throws(ConsoleError) {
         guard Terminal.prepareLocale() else { throw .noUTF8Locale }
         guard escucha_nc_start() == 0 else { throw .noTerminal }
+        escucha_nc_catch_termination()
         started = true
         updateSize()
     }
@@ -42,6 +43,9 @@ final class Terminal {
         rows = Int(r)
         columns = Int(c)
     }
+
+    /// Whether SIGTERM or SIGHUP asked the console to stop (it then restores the terminal).
+    var terminationRequested: Bool { escucha_nc_termination_requested() == 1 }
 
     func erase() { escucha_nc_erase() }
     func refresh() { escucha_nc_refresh() }

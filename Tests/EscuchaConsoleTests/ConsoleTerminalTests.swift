@@ -62,13 +62,17 @@ final class TmuxSession {
     func launch(
         _ fixture: ConsoleFixture, officer: String, language: String, columns: Int = 80, rows: Int = 24, extra: [String] = []
     ) throws -> TmuxSession {
+        try TmuxSession(command: try launchCommand(fixture, officer: officer, language: language, extra: extra), columns: columns, rows: rows)
+    }
+
+    func launchCommand(_ fixture: ConsoleFixture, officer: String, language: String, extra: [String] = []) throws -> String {
         #expect(FileManager.default.isExecutableFile(atPath: Self.binary), "build the escucha binary first (swift build --build-tests)")
         let command = ([
             "env", "TERM=xterm-256color", "LANG=C.UTF-8", "ESCUCHA_SECRET_KEY=\(fixture.secret)", "ESCUCHA_DATA_DIR=/tmp/escucha-console-\(getpid())",
             Self.binary, "console", "--as", officer, "--lang", language, "--database-url", "'\(fixture.conninfo)'",
             "--config-dir", RepositoryConfig.root + "/Config",
         ] + extra + ["2>/tmp/escucha-console-\(getpid()).err"]).joined(separator: " ")
-        return try TmuxSession(command: command, columns: columns, rows: rows)
+        return command
     }
 
     func ticketLines(_ screen: String) -> [String] {
@@ -183,6 +187,25 @@ final class TmuxSession {
         screen = try tmux.waitFor("Last message")
         #expect(screen.contains("Location"))
         try tmux.keys("q")
+    }
+
+    @Test func aTerminationSignalRestoresTheTerminal() async throws {
+        let fixture = try await ConsoleFixture.make("console_signal")
+        defer { Task { await fixture.pool.close() } }
+        try await fixture.add(.init(reference: "SSSS01", text: "hola"))
+        // tmux runs the command through the shell: it prints how the console ended, on the
+        // screen the console must give back.
+        let tmux = try TmuxSession(
+            command: try launchCommand(fixture, officer: "handler1", language: "en") + "; echo console-ended-$?; sleep 30", columns: 80, rows: 24)
+        try tmux.waitFor("1 tickets")
+        let database = try #require(fixture.pool.configuration.parameters.first { $0.keyword == "dbname" }?.value)
+        let log = "/tmp/escucha-pkill-\(getpid())"
+        defer { unlink(log) }
+        // Anchored at the binary: tmux's and the shell's command lines contain the same words.
+        #expect(try ChildProcess.run(["pkill", "-TERM", "-f", "^\(Self.binary) console .*dbname=\(database)"], outputPath: log) == 0)
+        let screen = try tmux.waitFor("console-ended-0")
+        // curses left the alternate screen: the queue is gone, the shell's line is there.
+        #expect(!screen.contains("SSSS01"))
     }
 
     @Test func wideAndRightToLeftTextStaysAligned() async throws {

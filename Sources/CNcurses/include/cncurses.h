@@ -67,6 +67,11 @@ void escucha_nc_refresh(void);
 /// the character is stored in *character.
 int escucha_nc_read(int timeout_ms, uint32_t *character);
 
+/// Catches SIGTERM and SIGHUP so the loop can restore the terminal before exiting.
+void escucha_nc_catch_termination(void);
+/// Whether SIGTERM or SIGHUP arrived since escucha_nc_catch_termination.
+int escucha_nc_termination_requested(void);
+
 /// Columns a character takes in the current locale (wcwidth), -1 when unprintable.
 int escucha_wcwidth(uint32_t character);
 
