@@ -130,7 +130,7 @@ let package = Package(
 
         // Tests.
         .target(
-            name: "EscuchaTestSupport", dependencies: ["EscuchaStore"], path: "Sources/EscuchaTestSupport",
+            name: "EscuchaTestSupport", dependencies: ["EscuchaStore", "EscuchaCore", "EscuchaWorkflow"], path: "Sources/EscuchaTestSupport",
             swiftSettings: swiftSettings),
         .testTarget(name: "EscuchaCoreTests", dependencies: ["EscuchaCore"], swiftSettings: swiftSettings),
         .testTarget(

@@ -12,8 +12,6 @@ public final class ConsoleApp {
     public struct Settings: Sendable {
         /// Rows fetched per page of the queue.
         public var pageSize = 200
-        /// How often ages and deadlines are redrawn without a key or a notification.
-        public var tickSeconds: Double = 30
         public var resolutionCodes: [String] = []
         /// A ticket to open first (`--ticket REF`, as escalation notices say).
         public var openReference: String?
@@ -48,7 +46,6 @@ public final class ConsoleApp {
     var overlay: Overlay?
     var status: (text: String, style: RunStyle)?
     var running = true
-    var lastTick = Date()
     var pendingCorrection: (type: String, flags: [String])?
     var pendingEscalation: String?
     var pendingResolution: String?
@@ -83,8 +80,8 @@ public final class ConsoleApp {
             if let key = terminal.readKey(timeoutMilliseconds: 250) {
                 handle(key)
             } else {
+                // The screen is redrawn every turn, so ages and deadlines stay current.
                 pollNotifications()
-                if clock().timeIntervalSince(lastTick) >= settings.tickSeconds { lastTick = clock() }
             }
         }
     }

@@ -17,13 +17,8 @@ final class Terminal {
     private(set) var columns = 80
     private var started = false
 
-    /// Sets a UTF-8 locale for wide characters (the environment's, else C.UTF-8).
-    /// Returns false when no UTF-8 locale exists.
-    @discardableResult
-    static func prepareLocale() -> Bool { escucha_nc_locale() == 1 }
-
     func start() throws(ConsoleError) {
-        guard Terminal.prepareLocale() else { throw .noUTF8Locale }
+        guard ConsoleLocale.prepare() else { throw .noUTF8Locale }
         guard escucha_nc_start() == 0 else { throw .noTerminal }
         escucha_nc_catch_termination()
         started = true

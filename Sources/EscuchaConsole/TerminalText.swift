@@ -3,7 +3,7 @@ import CNcurses
 /// Column widths and layout of text on a terminal. Widths are measured per Unicode scalar
 /// with the C library's `wcwidth`, as ncurses and tmux do (a skin-toned emoji such as 👍🏽
 /// takes 4 columns there, not 2): measuring per grapheme would misalign every line after it.
-/// The locale must be UTF-8 (`Terminal.prepareLocale()`).
+/// The locale must be UTF-8 (`ConsoleLocale.prepare()`).
 public enum TerminalText {
     /// Columns one scalar takes: 0 for combining marks and joiners, 2 for wide characters.
     /// Scalars the terminal cannot show are replaced by `sanitized` first.

@@ -296,13 +296,6 @@ public struct OfficerDesk: Sendable {
         return try protector.decrypt(encrypted)
     }
 
-    /// Records that the officer opened the ticket (every view of a restricted ticket is audited).
-    public func recordView(ticketID: Int64, on connection: PGConnection) throws {
-        try inSession(connection) {
-            _ = try connection.query("SELECT escucha_record_view(\(ticketID), \(interface))", operation: "recording the view")
-        }
-    }
-
     // MARK: - Inside a session
 
     struct LockedTicket {
@@ -316,13 +309,12 @@ public struct OfficerDesk: Sendable {
         var type: String?
         var flags: [String]
         var sectors: [String]
-        var restricted: Bool
     }
 
     private func lockTicket(_ ticketID: Int64, _ connection: PGConnection) throws -> LockedTicket {
         let rows = try connection.query(
             """
-            SELECT t.reference, t.status, t.language, t.channel_id, t.team, t.type, t.flags, t.sectors, t.restricted,
+            SELECT t.reference, t.status, t.language, t.channel_id, t.team, t.type, t.flags, t.sectors,
                    (SELECT login FROM officers o WHERE o.id = t.assignee_id) AS assignee
               FROM tickets t WHERE t.id = \(ticketID) FOR UPDATE
             """, operation: "reading the ticket")
@@ -330,8 +322,7 @@ public struct OfficerDesk: Sendable {
         return LockedTicket(
             id: ticketID, reference: try row.decode("reference"), status: try row.decode("status"), language: try row.decode("language"),
             channelID: try row.decode("channel_id"), team: try row.decode("team"), assignee: try row.decode("assignee"),
-            type: try row.decode("type"), flags: try row.decode("flags"), sectors: try row.decode("sectors"),
-            restricted: try row.decode("restricted"))
+            type: try row.decode("type"), flags: try row.decode("flags"), sectors: try row.decode("sectors"))
     }
 
     /// Writes the outgoing message and queues it (the database copies the encrypted

@@ -42,17 +42,8 @@ import Testing
         let pool = try await TestCluster.migratedPool("esc_loop")
         try await pool.withTransaction { connection in _ = try EscalationDirectorySync.sync(directory, on: connection) }
 
-        let reference = TicketReference.random()
         let words = "mi pareja me viola cada noche"
-        try await pool.withTransaction { connection in
-            let id: Int64 = try connection.query(
-                "INSERT INTO tickets (reference, flags, severity, restricted) VALUES (\(reference), '{protection.gbv}', 'critical', true) RETURNING id"
-            )[0].decode("id")
-            try connection.execute("INSERT INTO messages (ticket_id, channel_id, kind, direction, text, received_at) VALUES (\(id), 'c', 'sms', 'in', \(words), \(t0))")
-            try EscalationPlanner(rules: rules).plan(
-                ticketID: id, flags: ["protection.gbv"], severity: .critical, type: "complaint", channelID: "c", location: nil,
-                language: "es", restricted: true, now: t0, on: connection)
-        }
+        let reference = try await EscalationTestTickets.plantRestrictedGBV(words: words, rules: rules, at: t0, in: pool)
         // Level 1 at once; nobody acknowledges; level 2 (the webhook) after the deadline.
         let worker = EscalationWorker(pool: pool, rules: rules, directory: directory, protector: protector, clock: { t0 }, logger: logger)
         try await worker.runOnce(now: t0)

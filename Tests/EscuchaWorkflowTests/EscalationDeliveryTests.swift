@@ -27,17 +27,8 @@ import Testing
         let rules = try EscalationRuleSet.parse(Self.rulesYAML, file: "rules.yaml")
         var directory = try F.directory()
         directory.webhooks["ops"] = "http://127.0.0.1:9/escucha-ops"
-        let reference = TicketReference.random()
         let secret = "me violaron en el albergue"
-        try await pool.withTransaction { connection in
-            let id: Int64 = try connection.query(
-                "INSERT INTO tickets (reference, flags, severity, restricted) VALUES (\(reference), '{protection.gbv}', 'critical', true) RETURNING id"
-            )[0].decode("id")
-            try connection.execute("INSERT INTO messages (ticket_id, channel_id, kind, direction, text, received_at) VALUES (\(id), 'c', 'sms', 'in', \(secret), \(F.t0))")
-            try EscalationPlanner(rules: rules).plan(
-                ticketID: id, flags: ["protection.gbv"], severity: .critical, type: "complaint", channelID: "c", location: nil,
-                language: "es", restricted: true, now: F.t0, on: connection)
-        }
+        let reference = try await EscalationTestTickets.plantRestrictedGBV(words: secret, rules: rules, at: F.t0, in: pool)
         let worker = EscalationWorker(pool: pool, rules: rules, directory: directory, protector: F.protector, clock: { F.t0 }, logger: F.logger)
         try await worker.runOnce(now: F.t0)
         try await worker.runOnce(now: F.t0.addingTimeInterval(4 * 3600))

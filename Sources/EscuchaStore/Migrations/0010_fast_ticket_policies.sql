@@ -8,17 +8,9 @@
 DROP POLICY tickets_officer_read ON tickets;
 DROP POLICY tickets_officer_update ON tickets;
 
-CREATE POLICY tickets_officer_read ON tickets FOR SELECT TO escucha_officer USING (
-    NOT restricted
-    OR team = ANY (ARRAY(SELECT o.team FROM officers o
-                          WHERE o.login = NULLIF(current_setting('escucha.officer', true), '') AND o.active AND o.clearance))
-    OR assignee_id = ANY (ARRAY(SELECT o.id FROM officers o
-                                 WHERE o.login = NULLIF(current_setting('escucha.officer', true), '') AND o.active AND o.clearance))
-    OR (team IS NULL AND EXISTS (SELECT 1 FROM officers o
-                                  WHERE o.login = NULLIF(current_setting('escucha.officer', true), '') AND o.active AND o.clearance
-                                    AND 'admin' = ANY (o.roles))));
-
-CREATE POLICY tickets_officer_update ON tickets FOR UPDATE TO escucha_officer USING (
+-- One policy for every command: the grants of 0006 already limit officers to SELECT and
+-- UPDATE on tickets, and an update must leave the row readable (WITH CHECK = USING).
+CREATE POLICY tickets_officer ON tickets FOR ALL TO escucha_officer USING (
     NOT restricted
     OR team = ANY (ARRAY(SELECT o.team FROM officers o
                           WHERE o.login = NULLIF(current_setting('escucha.officer', true), '') AND o.active AND o.clearance))
