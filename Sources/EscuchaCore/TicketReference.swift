@@ -26,6 +26,40 @@ public enum TicketReference {
         return String(chars.reversed())
     }
 
+    /// The references a person may have typed in `text`: every word (a run of letters,
+    /// marks and digits) that ``normalise(_:)`` accepts, in order.
+    public static func candidates(in text: String) -> [String] {
+        var found: [String] = []
+        var word: [UInt8] = []
+        var plain = true  // the word is ASCII only; others can never be references
+        func finish() {
+            if plain, word.count == 6, let reference = normalise(String(decoding: word, as: UTF8.self)) { found.append(reference) }
+            word.removeAll(keepingCapacity: true)
+            plain = true
+        }
+        for scalar in text.unicodeScalars {
+            if scalar.isASCII {
+                let byte = UInt8(scalar.value)
+                if (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) {
+                    word.append(byte)
+                } else {
+                    finish()
+                }
+                continue
+            }
+            switch scalar.properties.generalCategory {
+            case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+                .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber:
+                plain = false
+                word.append(0)
+            default:
+                finish()
+            }
+        }
+        finish()
+        return found
+    }
+
     /// Normalises what a person typed (lower case, O for 0, I/L for 1) and returns the
     /// reference, or `nil` when it cannot be one.
     public static func normalise(_ typed: some StringProtocol) -> String? {

@@ -45,6 +45,8 @@ public struct PostgresDataType: RawRepresentable, Hashable, Sendable {
     public static let textArray = PostgresDataType(rawValue: 1009)
     /// `int8[]`
     public static let int8Array = PostgresDataType(rawValue: 1016)
+    /// `timestamptz[]`
+    public static let timestamptzArray = PostgresDataType(rawValue: 1185)
 }
 
 /// One bind parameter of a statement: its type and its value in text or binary format.
@@ -268,6 +270,23 @@ extension Int: PostgresArrayElement {
         var values: [Int] = []
         for element in elements {
             guard let element, let value = Int(element) else { throw cell.mismatch("an array of integers") }
+            values.append(value)
+        }
+        return values
+    }
+}
+
+extension Date: PostgresArrayElement {
+    public static var postgresArrayDataType: PostgresDataType { .timestamptzArray }
+    public static func postgresArrayBind(_ elements: [Date]) -> PostgresBind {
+        .text(PostgresArrayLiteral.encode(elements.map(PostgresTimestamp.format)), type: .timestamptzArray)
+    }
+    /// Reads a one-dimensional array; NULL elements and infinities are refused.
+    public static func postgresArray(from cell: PostgresCell) throws(StoreError) -> [Date] {
+        guard let elements = PostgresArrayLiteral.decode(cell.bytes) else { throw cell.mismatch("an array of timestamps") }
+        var values: [Date] = []
+        for element in elements {
+            guard let element, let value = PostgresTimestamp.parse(Array(element.utf8)) else { throw cell.mismatch("an array of timestamps") }
             values.append(value)
         }
         return values

@@ -137,12 +137,29 @@ public struct EscalationPlanner: Sendable {
             planned = "(SELECT count(*) FROM escalation_planned)"
         }
         // jsonb orders keys itself, so adding `planned` afterwards stores the same document.
-        let details = try JSON(
+        let details = try eventDetails(outcome)
+        let event: SQL = "(\(ticketID), \(now), 'system', 'system', 'rules', \(details) || jsonb_build_object('planned', \(planned)))"
+        return Statements(outcome: outcome, tables: tables, event: event)
+    }
+
+    /// What the rules decide for a ticket about to be created (no team, not acknowledged),
+    /// so intake can write the ticket once with it.
+    func evaluateNewTicket(
+        flags: [FlagCode], severity: Severity, type: String?, channelID: String?, location: String?, language: String?,
+        restricted: Bool, now: Date
+    ) -> EscalationOutcome {
+        let facts = EscalationFacts(
+            flags: Set(flags), severity: severity, type: type, channelID: channelID, location: location, language: language,
+            team: nil, restricted: restricted)
+        return rules.evaluate(facts, now: now, workingHours: workingHours)
+    }
+
+    /// The audit details of a `rules` event, without the count of planned rows.
+    func eventDetails(_ outcome: EscalationOutcome) throws -> JSON {
+        try JSON(
             encoding: PlanEvent(
                 rules: outcome.matches.map(\.rule.name), severity: outcome.severity.rawValue, restricted: outcome.restricted,
                 team: outcome.team))
-        let event: SQL = "(\(ticketID), \(now), 'system', 'system', 'rules', \(details) || jsonb_build_object('planned', \(planned)))"
-        return Statements(outcome: outcome, tables: tables, event: event)
     }
 
     static func rank(_ severity: Severity) -> Int {

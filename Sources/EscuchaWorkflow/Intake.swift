@@ -254,6 +254,21 @@ public final class Intake: Sendable {
             protector: protector, templates: templates, threadingWindow: configuration.threadingWindow,
             defaultLocation: instance.defaultLocation, defaultLanguage: instance.language ?? configuration.defaultLanguage,
             escalation: escalation)
+        // Most requests carry one new message that starts a ticket: one statement, one
+        // commit, with the outcome of the raw request recorded by it too.
+        if prepared.count == 1, !templates.isOptOut(prepared[0].message.text) {
+            let fast: WriteResult?
+            do {
+                fast = try await pool.withConnection { connection in
+                    try writer.writeNewTicket(prepared[0], inboundID: inboundID, markInbound: true, connection: connection)
+                }
+            } catch let error as StoreError where error.sqlState == .uniqueViolation {
+                fast = nil  // a concurrent retry of the same message: the general path answers it
+            }
+            if let result = fast, !result.duplicate {
+                return received([result], status: "accepted", instance: instance, inboundID: inboundID)
+            }
+        }
         // The outcome of the raw request is recorded in the same transaction as the tickets:
         // one commit instead of two, and never a ticket whose request still says pending.
         let (results, status) = try await pool.withTransaction { connection in
@@ -269,6 +284,10 @@ public final class Intake: Sendable {
                 """, operation: "recording the outcome of a raw request")
             return (results, status)
         }
+        return received(results, status: status, instance: instance, inboundID: inboundID)
+    }
+
+    private func received(_ results: [WriteResult], status: String, instance: ChannelInstance, inboundID: Int64) -> IntakeResponse {
         var response = success(for: instance, outcome: status == "duplicate" ? .duplicate : .accepted, inboundID: inboundID)
         response.ticketIDs = results.compactMap(\.ticketID)
         response.flagsRaised = results.filter { !$0.duplicate }.flatMap(\.flags)

@@ -26,19 +26,100 @@ struct TicketWriter: Sendable {
     /// Applies `Config/escalation.yaml` to new and updated tickets, in the same transaction.
     var escalation: EscalationPlanner? = nil
 
+    /// Retries of a gateway carry the same provider id; without one, the sender, time and
+    /// text identify the message.
+    private func externalID(of message: InboundMessage) -> String {
+        message.externalID ?? "derived:" + protector.linkHash(
+            "\(message.sender)|\(Int(message.receivedAt.timeIntervalSince1970))|\(message.text)")
+    }
+
+    private func language(of prepared: PreparedMessage) -> String {
+        prepared.classification.language == "und" ? (prepared.message.languageHint ?? defaultLanguage) : prepared.classification.language
+    }
+
+    private func contactKind(of message: InboundMessage) -> String {
+        message.kind == .email ? "email" : (message.sender.contains(where: \.isLetter) && !message.sender.hasPrefix("+") ? "other" : "phone")
+    }
+
+    /// Intake's common case in one statement outside any transaction (it commits by
+    /// itself): a new message that starts a new ticket, written by
+    /// `escucha_intake_new_message` (migration 0012) with the escalation rules already
+    /// applied. Returns `nil`, having written nothing but the contact, when the message is
+    /// a retry or threads into a ticket, or when a concurrent retry won the race: the
+    /// caller then takes ``write(_:inboundID:connection:)`` in a transaction.
+    /// Opt-out words must not come here.
+    /// - Parameter markInbound: also records the outcome of the raw request (when it holds
+    ///   this message only).
+    func writeNewTicket(_ prepared: PreparedMessage, inboundID: Int64, markInbound: Bool, connection: PGConnection) throws -> WriteResult? {
+        let message = prepared.message
+        let classification = prepared.classification
+        let language = language(of: prepared)
+        let flags = classification.flags.map(\.rawValue)
+        let location = classification.places.first?.name ?? defaultLocation
+        let now = Date()
+        var severity = classification.severity ?? .low
+        var restricted = classification.restricted
+        var outcome: EscalationOutcome?
+        var rulesDetails: JSON?
+        if let escalation {
+            let decided = escalation.evaluateNewTicket(
+                flags: classification.flags, severity: severity, type: classification.type, channelID: message.channelID,
+                location: location, language: language, restricted: restricted, now: now)
+            severity = max(severity, decided.severity)
+            restricted = restricted || decided.restricted
+            outcome = decided
+            rulesDetails = try escalation.eventDetails(decided)
+        }
+        // 2^30 references: a clash is rare; the function takes the first free one.
+        let references = (0..<4).map { _ in TicketReference.random() }
+        // The function swaps the reference in the text if it had to take another candidate.
+        let ackPayload = try JSON(encoding: [
+            "text": templates.acknowledgement(language: language, reference: references[0], restricted: restricted),
+            "template": restricted ? "acknowledgement_restricted" : "acknowledgement", "language": language,
+        ])
+        let steps = outcome?.steps ?? []
+        let encryptedAddress = protector.encrypt(message.sender)
+        // The function adds message_id.
+        let details = try JSON(encoding: ["channel": message.channelID, "flags": flags.joined(separator: ",")])
+        let rows = try connection.queryPrepared(
+            """
+            SELECT * FROM escucha_intake_new_message(
+                \(inboundID), \(markInbound), \(message.channelID), \(message.kind.rawValue), \(externalID(of: message)), \(message.text),
+                \(message.receivedAt), \(language), \(contactKind(of: message)), \(encryptedAddress), \(protector.linkHash(message.sender)),
+                \(ContactAddress.mask(message.sender)), \(TicketReference.candidates(in: message.text)), \(Int(threadingWindow)),
+                \(references), \(classification.type), \(flags), \(classification.sectors), \(severity.rawValue), \(restricted), \(location),
+                \(outcome?.team), \(outcome?.assignee), \(outcome?.acknowledgeBy), \(outcome?.resolveBy),
+                \(classification.classifierVersion), \(classification.language), \(flags), \(classification.severity?.rawValue),
+                \(classification.restricted), \(try JSON(encoding: classification.places)), \(try JSON(encoding: classification.evidence)),
+                \(details), \(now), \(rulesDetails),
+                \(steps.map(\.rule)), \(steps.map(\.level)), \(steps.map(\.target.description)), \(steps.map(\.dueAt)),
+                \(ackPayload))
+            """, operation: "writing a new message and its ticket")
+        let row = rows[0]
+        switch try row.decode("outcome", as: String.self) {
+        case "created":
+            return WriteResult(
+                duplicate: false, messageID: try row.decode("message_id"), ticketID: try row.decode("ticket_id"),
+                reference: try row.decode("reference"), newTicket: true, flags: flags)
+        case "duplicate":
+            return WriteResult(
+                duplicate: true, messageID: try row.decode("message_id"), ticketID: try row.decode("ticket_id"),
+                reference: nil, newTicket: false, flags: [])
+        default:
+            return nil
+        }
+    }
+
     func write(_ prepared: PreparedMessage, inboundID: Int64, connection: PGConnection) throws -> WriteResult {
         let message = prepared.message
         let classification = prepared.classification
-        // Retries of a gateway carry the same provider id; without one, the sender, time and
-        // text identify the message.
-        let externalID = message.externalID ?? "derived:" + protector.linkHash(
-            "\(message.sender)|\(Int(message.receivedAt.timeIntervalSince1970))|\(message.text)")
-        let language = classification.language == "und" ? (message.languageHint ?? defaultLanguage) : classification.language
+        let externalID = externalID(of: message)
+        let language = language(of: prepared)
         // Round trips are what intake waits on: the message and its contact go in one
         // statement, everything after the ticket is known in one more, and the raw request is
         // linked to its message by the caller's final update of `inbound` (one row version
         // instead of two). The contact is only touched when the message is new, as before.
-        let kind = message.kind == .email ? "email" : (message.sender.contains(where: \.isLetter) && !message.sender.hasPrefix("+") ? "other" : "phone")
+        let kind = contactKind(of: message)
         let inserted = try connection.queryPrepared(
             """
             WITH message AS (
@@ -153,7 +234,7 @@ struct TicketWriter: Sendable {
             tables.append("acknowledged AS (" + queued + ")")
         }
         try connection.queryPrepared(
-            "WITH " + SQL.joined(tables, separator: ",\n") + "\nSELECT pg_notify('escucha_tickets', \(String(ticket)))",
+            "WITH " + SQL.joined(tables, separator: ",\n") + "\nSELECT 1",
             operation: "recording the classification, audit, escalation and acknowledgement of the ticket")
         return WriteResult(duplicate: false, messageID: messageID, ticketID: ticket, reference: reference, newTicket: newTicket, flags: flags)
     }
@@ -161,7 +242,7 @@ struct TicketWriter: Sendable {
     /// A ticket reference written in the text by the same person, else their open ticket
     /// that saw a message within the threading window.
     private func findThread(_ connection: PGConnection, contactID: Int64, text: String) throws -> Int64? {
-        let candidates = text.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).compactMap { TicketReference.normalise($0) }
+        let candidates = TicketReference.candidates(in: text)
         let windowSeconds = Int(threadingWindow)
         // One round trip: COALESCE only looks for the open ticket when no reference matched.
         // A statement of its own (not part of the contact upsert), so its snapshot includes a

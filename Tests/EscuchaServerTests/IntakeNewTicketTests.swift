@@ -1,0 +1,172 @@
+import EscuchaChannels
+import EscuchaCore
+import EscuchaStore
+import EscuchaTestSupport
+import EscuchaWorkflow
+import Foundation
+import Logging
+import Testing
+
+/// Intake's one-call path for new tickets (`escucha_intake_new_message`, migration 0012)
+/// must leave the same tickets as the general path, with the escalation rules applied.
+@Suite(.serialized) struct IntakeNewTicketTests {
+    static let teamsYAML = """
+        teams:
+          - {id: cea, name: CEA}
+          - {id: protection, name: Protection}
+        officers:
+          - {login: prot-fp, team: protection, roles: [protection_focal_point], clearance: true, email: prot@example.org}
+        """
+
+    static func planner() throws -> EscalationPlanner {
+        EscalationPlanner(rules: try EscalationPlanner.load(configDirectory: RepositoryLayout.config).rules)
+    }
+
+    static func intake(_ pool: PostgresPool) throws -> Intake {
+        Intake(
+            pool: pool, classifier: TestComponents.classifier, catalog: TestComponents.catalog, instances: TestComponents.instances,
+            templates: TestComponents.templates, protector: TestComponents.protector,
+            configuration: IntakeConfiguration(spoolDirectory: NSTemporaryDirectory() + "escucha-newticket-spool-\(getpid())"),
+            escalation: try planner(), environment: testEnvironment, logger: Logger(label: "test.intake", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+
+    static func post(_ intake: Intake, id: String, from: String, text: String) async throws -> IntakeResponse {
+        let body = try JSONSerialization.data(withJSONObject: ["id": id, "from": from, "text": text])
+        let request = RawRequest(
+            method: "POST", target: "/webhooks/sms/json-test",
+            headers: [(name: "Content-Type", value: "application/json"), (name: "X-Escucha-Token", value: "s3cret")], body: [UInt8](body))
+        return await intake.receive(channelID: "json-test", request: request)
+    }
+
+    static func pool(_ label: String) async throws -> PostgresPool {
+        let pool = try await TestCluster.migratedPool(label)
+        let directory = try EscalationDirectory.parse(teamsYAML, file: "teams.yaml")
+        try await pool.withTransaction { connection in _ = try EscalationDirectorySync.sync(directory, on: connection) }
+        return pool
+    }
+
+    @Test func aNewTicketCarriesWhatTheRulesDecideAsPlanningAnExistingTicketWould() async throws {
+        let pool = try await Self.pool("newticket_rules")
+        defer { Task { await pool.close() } }
+        let intake = try Self.intake(pool)
+        let text = "un hombre está abusando de mi hija de 9 años en Tapachula"
+        let response = try await Self.post(intake, id: "m1", from: "+573001110000", text: text)
+        #expect(response.status == 200)
+        #expect(response.outcome == .accepted)
+        let ticketID = try #require(response.ticketIDs.first)
+
+        // The same facts planned the general way, on a ticket inserted without the rules.
+        let classification = TestComponents.classifier.classify(text, languageHint: "en")
+        let reference = TicketReference.random()
+        let planned = try await pool.withTransaction { connection -> Int64 in
+            let id: Int64 = try connection.query(
+                """
+                INSERT INTO tickets (reference, type, flags, severity, restricted, language, location, channel_id)
+                VALUES (\(reference), \(classification.type), \(classification.flags.map(\.rawValue)), \(classification.severity!.rawValue),
+                        \(classification.restricted), \(classification.language), 'Tapachula', 'json-test')
+                RETURNING id
+                """)[0].decode("id")
+            try Self.planner().plan(
+                ticketID: id, flags: classification.flags, severity: classification.severity!, type: classification.type,
+                channelID: "json-test", location: "Tapachula", language: classification.language, restricted: classification.restricted,
+                now: Date(), on: connection)
+            return id
+        }
+        func summary(_ id: Int64) async throws -> [String] {
+            try await pool.withConnection { connection in
+                let ticket = try connection.query(
+                    """
+                    SELECT t.severity, t.restricted, t.team, coalesce(o.login, '-') AS assignee, t.status, array_to_string(t.flags, ',') AS flags,
+                           round(extract(epoch FROM t.ack_due_at - t.created_at) / 60)::text AS ack_minutes,
+                           round(extract(epoch FROM t.resolve_due_at - t.created_at) / 60)::text AS resolve_minutes
+                    FROM tickets t LEFT JOIN officers o ON o.id = t.assignee_id WHERE t.id = \(id)
+                    """)[0]
+                let steps = try connection.query("SELECT rule || '/' || level || '/' || target AS s FROM escalations WHERE ticket_id = \(id) ORDER BY rule, level")
+                let rules = try connection.query(
+                    "SELECT (details - 'planned')::text AS d, details ->> 'planned' AS n FROM ticket_events WHERE ticket_id = \(id) AND action = 'rules'")
+                return [
+                    try ticket.decode("severity"), String(try ticket.decode("restricted", as: Bool.self)), try ticket.decode("team", as: String?.self) ?? "-",
+                    try ticket.decode("assignee"), try ticket.decode("status"), try ticket.decode("flags"),
+                    try ticket.decode("ack_minutes", as: String?.self) ?? "-", try ticket.decode("resolve_minutes", as: String?.self) ?? "-",
+                ] + (try steps.map { try $0.decode("s", as: String.self) }) + (try rules.map { try $0.decode("d", as: String.self) + " planned " + $0.decode("n", as: String.self) })
+            }
+        }
+        let fast = try await summary(ticketID)
+        #expect(fast == (try await summary(planned)))
+        #expect(fast[5].contains("protection.child_at_risk"))
+        #expect(fast[2] == "protection", "the rules route child-at-risk cases to protection")
+
+        // Everything else intake writes, once: message linked to ticket and contact, one
+        // classification, the events in order, the acknowledgement, the request's outcome.
+        let row = try await pool.withConnection { connection in
+            try connection.query(
+                """
+                SELECT (SELECT count(*) FROM messages WHERE ticket_id = \(ticketID) AND contact_id IS NOT NULL) AS messages,
+                       (SELECT count(*) FROM classifications WHERE ticket_id = \(ticketID)) AS classifications,
+                       (SELECT string_agg(action, ',' ORDER BY id) FROM ticket_events WHERE ticket_id = \(ticketID)) AS events,
+                       (SELECT payload ->> 'template' FROM outbox WHERE ticket_id = \(ticketID)) AS template,
+                       (SELECT payload ->> 'text' FROM outbox WHERE ticket_id = \(ticketID)) AS ack,
+                       (SELECT reference::text FROM tickets WHERE id = \(ticketID)) AS reference,
+                       (SELECT status || '/' || (message_id IS NOT NULL) FROM inbound) AS inbound
+                """)[0]
+        }
+        #expect(try row.decode("messages", as: Int.self) == 1)
+        #expect(try row.decode("classifications", as: Int.self) == 1)
+        #expect(try row.decode("events", as: String.self) == "created,rules")
+        #expect(try row.decode("template", as: String.self) == "acknowledgement_restricted")
+        #expect(try row.decode("ack", as: String.self).contains(try row.decode("reference", as: String.self)))
+        #expect(!(try row.decode("ack", as: String.self)).contains("hija"))
+        #expect(try row.decode("inbound", as: String.self) == "accepted/true")
+    }
+
+    @Test func aTakenReferenceMovesToTheNextCandidateAndTheAcknowledgementFollows() async throws {
+        let pool = try await Self.pool("newticket_clash")
+        defer { Task { await pool.close() } }
+        let taken = "AAAAAA"
+        let result = try await pool.withConnection { connection in
+            try connection.execute("INSERT INTO tickets (reference) VALUES (\(taken))")
+            let inbound: Int64 = try connection.query(
+                "INSERT INTO inbound (channel_id, kind, body) VALUES ('json-test', 'http', '\\x00') RETURNING id")[0].decode("id")
+            let payload = JSON(#"{"text": "Recibimos su mensaje. Referencia AAAAAA.", "template": "acknowledgement", "language": "es"}"#)
+            let none: [String] = []
+            return try connection.query(
+                """
+                SELECT * FROM escucha_intake_new_message(
+                    \(inbound), true, 'json-test', 'sms', 'ext-1', 'necesito agua', now(), 'es', 'phone', '\\x01'::bytea, 'hash-1', '+57 *** 1',
+                    \(none), 1209600, \(["AAAAAA", "BBBBBB"]), 'request', \(none), \(none), 'low', false, NULL,
+                    NULL, NULL, NULL, NULL, 'v1', 'es', \(none), NULL, false, '[]', '[]', '{}', now(), NULL,
+                    \(none), \([Int]()), \(none), \([Date]()), \(payload))
+                """)[0]
+        }
+        #expect(try result.decode("outcome", as: String.self) == "created")
+        #expect(try result.decode("reference", as: String.self) == "BBBBBB")
+        let ack = try await pool.withConnection { connection in
+            try connection.query("SELECT payload ->> 'text' AS t FROM outbox")[0].decode("t", as: String.self)
+        }
+        #expect(ack == "Recibimos su mensaje. Referencia BBBBBB.")
+    }
+
+    @Test func concurrentFirstMessagesOfOnePersonShareOneTicket() async throws {
+        let pool = try await Self.pool("newticket_race")
+        defer { Task { await pool.close() } }
+        let intake = try Self.intake(pool)
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<6 {
+                group.addTask { try await Self.post(intake, id: "race-\(index)", from: "+573002220000", text: "necesito comida \(index)").status }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(statuses == Array(repeating: 200, count: 6))
+        let counts = try await pool.withConnection { connection in
+            try connection.query(
+                """
+                SELECT (SELECT count(*) FROM tickets) AS tickets, (SELECT count(DISTINCT ticket_id) FROM messages) AS linked,
+                       (SELECT count(*) FROM messages) AS messages, (SELECT count(*) FROM outbox) AS acks
+                """)[0]
+        }
+        #expect(try counts.decode("tickets", as: Int.self) == 1)
+        #expect(try counts.decode("linked", as: Int.self) == 1)
+        #expect(try counts.decode("messages", as: Int.self) == 6)
+        #expect(try counts.decode("acks", as: Int.self) == 1)
+    }
+}
