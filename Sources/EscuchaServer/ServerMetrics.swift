@@ -11,22 +11,34 @@ public final class ServerMetrics: Sendable {
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         latency = registry.makeDurationHistogram(
-            name: "escucha_webhook_duration_seconds",
-            buckets: [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)],
-            help: "Time to answer a webhook request, from the first byte of the body to the answer.")
-        outboxDepth = registry.makeGauge(name: "escucha_outbox_depth", help: "Outgoing messages waiting to be sent (pending or failed).")
+            descriptor: MetricNameDescriptor(
+                metricName: "escucha_webhook_duration", unitName: "seconds",
+                helpText: "Time to answer a webhook request, from the first byte of the body to the answer."),
+            buckets: [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)])
+        outboxDepth = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "escucha_outbox", unitName: "depth", helpText: "Outgoing messages waiting to be sent (pending or failed)."))
+    }
+
+    private static var requests: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: "escucha_webhook_requests", unitName: "total", helpText: "Webhook requests by channel and outcome.")
+    }
+    private static var flags: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: "escucha_flags_raised", unitName: "total", helpText: "Flags raised by the classifier on received messages.")
     }
 
     /// Counts one webhook request.
     func request(channel: String, outcome: String, duration: Duration) {
-        registry.makeCounter(name: "escucha_webhook_requests_total", labels: [("channel", channel), ("outcome", outcome)], help: "Webhook requests by channel and outcome.").increment()
+        registry.makeCounter(descriptor: Self.requests, labels: [("channel", channel), ("outcome", outcome)]).increment()
         latency.recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 
     /// Counts flags raised on new messages.
     func flagsRaised(_ flags: [String]) {
         for flag in flags {
-            registry.makeCounter(name: "escucha_flags_raised_total", labels: [("flag", flag)], help: "Flags raised by the classifier on received messages.").increment()
+            registry.makeCounter(descriptor: Self.flags, labels: [("flag", flag)]).increment()
         }
     }
 }

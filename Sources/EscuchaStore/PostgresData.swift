@@ -327,6 +327,15 @@ public struct JSON: Sendable, Hashable, PostgresEncodable, PostgresDecodable {
         self.init(try encoder.encode(value))
     }
 
+    /// A JSON object of string members, written directly: on intake's path JSONEncoder
+    /// cost more than the statement the document goes into. Keys are sorted, as
+    /// `init(encoding:)` sorts them, so both give the same text.
+    public init(strings members: [String: String]) {
+        var object = JSONObjectText()
+        for key in members.keys.sorted() { object.add(key, members[key]!) }
+        self = object.json
+    }
+
     /// Decodes the JSON text into `type`.
     public func decode<T: Decodable>(_ type: T.Type = T.self) throws -> T {
         try JSONDecoder().decode(T.self, from: Data(text.utf8))
@@ -535,4 +544,106 @@ func decodeByteaHex(_ text: [UInt8]) -> [UInt8]? {
         i += 2
     }
     return out
+}
+
+/// Writes a JSON object member by member, in the order given.
+public struct JSONObjectText: Sendable {
+    private var text = "{"
+
+    public init() {}
+
+    /// The finished object.
+    public var json: JSON { JSON(text + "}") }
+
+    /// Adds a string member; `nil` writes `null`.
+    public mutating func add(_ key: String, _ value: String?) {
+        member(key)
+        if let value { Self.quote(value, into: &text) } else { text += "null" }
+    }
+
+    /// Adds a boolean member.
+    public mutating func add(_ key: String, _ value: Bool) {
+        member(key)
+        text += value ? "true" : "false"
+    }
+
+    /// Adds an array of strings.
+    public mutating func add(_ key: String, _ values: [String]) {
+        member(key)
+        text += "["
+        for (index, value) in values.enumerated() {
+            if index > 0 { text += "," }
+            Self.quote(value, into: &text)
+        }
+        text += "]"
+    }
+
+    /// Adds an integer member; `nil` writes `null`.
+    public mutating func add(_ key: String, _ value: Int64?) {
+        member(key)
+        text += value.map { String($0) } ?? "null"
+    }
+
+    /// Adds an array of integers.
+    public mutating func add(_ key: String, _ values: [Int]) {
+        member(key)
+        text += "[" + values.map { String($0) }.joined(separator: ",") + "]"
+    }
+
+    /// Adds a time as PostgreSQL's `timestamptz` text (microseconds, UTC), which a cast
+    /// reads back exactly; `nil` writes `null`.
+    public mutating func add(_ key: String, _ date: Date?) {
+        add(key, date.map(PostgresTimestamp.format))
+    }
+
+    /// Adds an array of times, as ``add(_:_:)-(String,Date?)`` writes them.
+    public mutating func add(_ key: String, _ dates: [Date]) {
+        add(key, dates.map(PostgresTimestamp.format))
+    }
+
+    /// Adds bytes in base64 (`decode(…, 'base64')` in SQL).
+    public mutating func add(_ key: String, base64 bytes: Data) {
+        add(key, bytes.base64EncodedString())
+    }
+
+    /// Adds a JSON document as the member's value; `nil` writes `null`.
+    public mutating func add(_ key: String, json: JSON?) {
+        member(key)
+        text += json?.text ?? "null"
+    }
+
+    private mutating func member(_ key: String) {
+        if text.utf8.count > 1 { text += "," }
+        Self.quote(key, into: &text)
+        text += ":"
+    }
+
+    /// A JSON string literal: quotes, backslashes and control characters escaped, the rest
+    /// (including non-ASCII) as it is.
+    static func quote(_ value: String, into text: inout String) {
+        text += "\""
+        var plainStart = value.utf8.startIndex
+        var index = plainStart
+        let utf8 = value.utf8
+        while index != utf8.endIndex {
+            let byte = utf8[index]
+            if byte == 0x22 || byte == 0x5C || byte < 0x20 {
+                text += String(Substring(utf8[plainStart..<index]))
+                switch byte {
+                case 0x22: text += "\\\""
+                case 0x5C: text += "\\\\"
+                case 0x0A: text += "\\n"
+                case 0x0D: text += "\\r"
+                case 0x09: text += "\\t"
+                default:
+                    let digits = Array("0123456789abcdef".utf8)
+                    text += "\\u00" + String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)
+                }
+                plainStart = utf8.index(after: index)
+            }
+            index = utf8.index(after: index)
+        }
+        text += String(Substring(utf8[plainStart..<utf8.endIndex]))
+        text += "\""
+    }
 }

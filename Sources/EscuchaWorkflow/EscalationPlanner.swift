@@ -137,7 +137,7 @@ public struct EscalationPlanner: Sendable {
             planned = "(SELECT count(*) FROM escalation_planned)"
         }
         // jsonb orders keys itself, so adding `planned` afterwards stores the same document.
-        let details = try eventDetails(outcome)
+        let details = eventDetails(outcome)
         let event: SQL = "(\(ticketID), \(now), 'system', 'system', 'rules', \(details) || jsonb_build_object('planned', \(planned)))"
         return Statements(outcome: outcome, tables: tables, event: event)
     }
@@ -155,11 +155,14 @@ public struct EscalationPlanner: Sendable {
     }
 
     /// The audit details of a `rules` event, without the count of planned rows.
-    func eventDetails(_ outcome: EscalationOutcome) throws -> JSON {
-        try JSON(
-            encoding: PlanEvent(
-                rules: outcome.matches.map(\.rule.name), severity: outcome.severity.rawValue, restricted: outcome.restricted,
-                team: outcome.team))
+    func eventDetails(_ outcome: EscalationOutcome) -> JSON {
+        // Keys in sorted order, as JSONEncoder's sortedKeys would write them.
+        var object = JSONObjectText()
+        object.add("restricted", outcome.restricted)
+        object.add("rules", outcome.matches.map(\.rule.name))
+        object.add("severity", outcome.severity.rawValue)
+        if let team = outcome.team { object.add("team", team) }
+        return object.json
     }
 
     static func rank(_ severity: Severity) -> Int {
@@ -171,12 +174,6 @@ public struct EscalationPlanner: Sendable {
         }
     }
 
-    private struct PlanEvent: Encodable {
-        var rules: [String]
-        var severity: String
-        var restricted: Bool
-        var team: String?
-    }
 }
 
 /// Errors of the escalation workflow. `description` names ids and rules only.

@@ -48,6 +48,10 @@ public struct IntakeConfiguration: Sendable {
     public var spoolDirectory: String
     /// Acknowledgement language when neither the text nor the channel tells.
     public var defaultLanguage = "es"
+    /// Groups of concurrent writes (raw requests, new tickets) in flight at once. One lets
+    /// groups grow while the database writes the previous one, which is what a small
+    /// machine needs; raise it when PostgreSQL has cores to spare.
+    public var groupWriters = 1
 
     public init(spoolDirectory: String) { self.spoolDirectory = spoolDirectory }
 
@@ -62,6 +66,10 @@ public struct IntakeConfiguration: Sendable {
         if let node = intake["threading_window_days"] {
             guard let value = node.int, value >= 0 else { throw node.error("threading_window_days must be a number of days") }
             configuration.threadingWindow = TimeInterval(value) * 24 * 3600
+        }
+        if let node = intake["group_writers"] {
+            guard let value = node.int, value >= 1 else { throw node.error("group_writers must be a positive number of groups") }
+            configuration.groupWriters = value
         }
         if let node = intake["spool_dir"], let value = node.string { configuration.spoolDirectory = value }
         if let node = intake["default_language"], let value = node.string { configuration.defaultLanguage = value }
@@ -86,6 +94,10 @@ public final class Intake: Sendable {
     public let escalation: EscalationPlanner?
     let environment: [String: String]
     let logger: Logger
+    /// Writes new tickets of concurrent requests together.
+    private let newTickets: GroupedWrites<NewTicketItem, NewTicketOutcome>
+    /// Stores the raw requests of concurrent requests together.
+    private let rawRequests: GroupedWrites<SQL, Result<Int64, StoreError>>
 
     public init(
         pool: PostgresPool, classifier: Classifier, catalog: GatewayCatalog, instances: [ChannelInstance],
@@ -102,6 +114,10 @@ public final class Intake: Sendable {
         self.protector = protector
         self.configuration = configuration
         self.spool = Spool(directory: configuration.spoolDirectory)
+        // Never all of the pool: the general path and the rest of intake need connections too.
+        let writers = min(configuration.groupWriters, max(1, pool.configuration.size / 2))
+        self.newTickets = GroupedWrites(pool: pool, writers: writers, write: TicketWriter.writeNewTickets)
+        self.rawRequests = GroupedWrites(pool: pool, writers: writers, write: Self.storeRawGroup)
         self.environment = environment
         self.logger = logger
     }
@@ -137,24 +153,45 @@ public final class Intake: Sendable {
         return response
     }
 
-    /// Stores the raw request verbatim, in a transaction of its own.
+    /// Stores the raw request verbatim, in a transaction of its own (shared with the raw
+    /// requests that arrive meanwhile).
     func storeRaw(channelID: String, request: RawRequest, receivedAt: Date) async throws -> Int64 {
-        let headers = try JSON(encoding: Dictionary(request.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { a, b in a + ", " + b }))
+        let headers = JSON(strings: Dictionary(request.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { a, b in a + ", " + b }))
         let target = request.query.isEmpty ? request.path : request.path + "?" + request.query
-        let body = Data(request.body)
-        let method = request.method
-        let remote = request.remoteAddress
-        // One statement outside BEGIN/COMMIT is its own transaction: it is committed (and
-        // flushed, synchronous_commit stays on) when the answer arrives, in one round trip.
-        return try await pool.withConnection { connection in
-            let rows = try connection.queryPrepared(
-                """
-                INSERT INTO inbound (channel_id, kind, received_at, remote_addr, method, path, headers, body)
-                VALUES (\(channelID), 'http', \(receivedAt), \(remote), \(method), \(target), \(headers), \(body))
-                RETURNING id
-                """, operation: "storing a raw request")
-            return try rows[0].decode("id", as: Int64.self)
+        let row: SQL = "(\(channelID), 'http', \(receivedAt), \(request.remoteAddress), \(request.method), \(target), \(headers), \(Data(request.body)))"
+        return try await rawRequests.write(row).get()
+    }
+
+    /// One INSERT for a group of raw requests, committed (and flushed: synchronous_commit
+    /// stays on) when the answer arrives. Rows are inserted in the order of the VALUES list
+    /// and take identity values in that order, so the ids, sorted, follow the rows. If the
+    /// database refuses the group for its data, each row is tried alone, so one odd request
+    /// cannot send the others to the spool.
+    @Sendable private static func storeRawGroup(_ rows: [SQL], connection: PGConnection) throws -> [Result<Int64, StoreError>] {
+        do {
+            return try insertRaw(rows, connection: connection).map { .success($0) }
+        } catch {
+            guard rows.count > 1, !error.isConnectionFailure else { throw error }
+            var results: [Result<Int64, StoreError>] = []
+            for row in rows {
+                do {
+                    results.append(.success(try insertRaw([row], connection: connection)[0]))
+                } catch {
+                    results.append(.failure(error))
+                }
+            }
+            return results
         }
+    }
+
+    private static func insertRaw(_ rows: [SQL], connection: PGConnection) throws(StoreError) -> [Int64] {
+        let inserted = try connection.queryPrepared(
+            "INSERT INTO inbound (channel_id, kind, received_at, remote_addr, method, path, headers, body) VALUES "
+                + SQL.joined(rows, separator: ", ") + " RETURNING id",
+            operation: "storing a raw request")
+        var ids: [Int64] = []
+        for row in inserted { ids.append(try row.decode("id", as: Int64.self)) }
+        return ids.sorted()
     }
 
     /// Processes a stored raw request. Also used to drain the spool and re-process
@@ -254,19 +291,19 @@ public final class Intake: Sendable {
             protector: protector, templates: templates, threadingWindow: configuration.threadingWindow,
             defaultLocation: instance.defaultLocation, defaultLanguage: instance.language ?? configuration.defaultLanguage,
             escalation: escalation)
-        // Most requests carry one new message that starts a ticket: one statement, one
-        // commit, with the outcome of the raw request recorded by it too.
+        // Most requests carry one new message that starts a ticket: one statement and one
+        // commit, shared with concurrent requests, record it with the outcome of the raw
+        // request.
         if prepared.count == 1, !templates.isOptOut(prepared[0].message.text) {
-            let fast: WriteResult?
-            do {
-                fast = try await pool.withConnection { connection in
-                    try writer.writeNewTicket(prepared[0], inboundID: inboundID, markInbound: true, connection: connection)
-                }
-            } catch let error as StoreError where error.sqlState == .uniqueViolation {
-                fast = nil  // a concurrent retry of the same message: the general path answers it
-            }
-            if let result = fast, !result.duplicate {
+            switch try await newTickets.write(try writer.newTicketItem(prepared[0], inboundID: inboundID, markInbound: true)) {
+            case .written(let result):
                 return received([result], status: "accepted", instance: instance, inboundID: inboundID)
+            case .generalPath:
+                break
+            case .failed(let sqlState):
+                // A concurrent retry of the same message, or a deadlock between groups: the
+                // general path answers it on its own.
+                logger.notice("a grouped write failed; writing the message alone", metadata: ["inbound.id": "\(inboundID)", "sqlstate": "\(sqlState)"])
             }
         }
         // The outcome of the raw request is recorded in the same transaction as the tickets:

@@ -85,6 +85,16 @@ public struct MessageTemplates: Sendable {
 
     /// Whether `text` is only an opt-out word (STOP, BAJA, …) of any language.
     public func isOptOut(_ text: String) -> Bool {
+        // Most messages are sentences: a bound on the length between the first and last
+        // letters settles them without folding the whole text.
+        let edges = CharacterSet.whitespacesAndNewlines.union(.punctuationCharacters)
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !edges.contains($0) }),
+            let last = scalars.lastIndex(where: { !edges.contains($0) })
+        else { return false }
+        let longest = languages.values.lazy.flatMap(\.optOutWords).map(\.unicodeScalars.count).max() ?? 0
+        // Folding removes at most the combining marks a letter carries.
+        guard scalars[first...last].count <= 4 * longest else { return false }
         let word = text.trimmingCharacters(in: .whitespacesAndNewlines.union(.punctuationCharacters))
             .folding(options: [.caseInsensitive, .diacriticInsensitive], locale: nil).uppercased()
         guard !word.isEmpty, !word.contains(" ") else { return false }

@@ -14,6 +14,26 @@ struct WriteResult: Sendable {
     var flags: [String]
 }
 
+/// A new message ready for `escucha_intake_new_messages`.
+struct NewTicketItem: Sendable {
+    /// The item object of the function.
+    var json: JSON
+    /// The contact's link hash: groups are written in its order.
+    var addressHash: String
+    /// The flags raised, for the result.
+    var flags: [String]
+}
+
+/// What became of a new-ticket item.
+enum NewTicketOutcome: Sendable {
+    /// Written: the ticket, message, classification, escalations and acknowledgement.
+    case written(WriteResult)
+    /// Nothing written but the contact: a retry or a threaded message.
+    case generalPath
+    /// The item's subtransaction failed with this SQLSTATE (a concurrent retry, a deadlock).
+    case failed(sqlState: String)
+}
+
 /// Writes one classified message inside the caller's transaction: the message, the
 /// contact, the ticket (new or threaded), the classification, the audit event and the
 /// acknowledgement in the outbox.
@@ -41,16 +61,13 @@ struct TicketWriter: Sendable {
         message.kind == .email ? "email" : (message.sender.contains(where: \.isLetter) && !message.sender.hasPrefix("+") ? "other" : "phone")
     }
 
-    /// Intake's common case in one statement outside any transaction (it commits by
-    /// itself): a new message that starts a new ticket, written by
-    /// `escucha_intake_new_message` (migration 0012) with the escalation rules already
-    /// applied. Returns `nil`, having written nothing but the contact, when the message is
-    /// a retry or threads into a ticket, or when a concurrent retry won the race: the
-    /// caller then takes ``write(_:inboundID:connection:)`` in a transaction.
+    /// Intake's common case, a new message that starts a new ticket, as one item of
+    /// `escucha_intake_new_messages` (migration 0012): everything the database function
+    /// writes, with the escalation rules already applied to the ticket about to exist.
     /// Opt-out words must not come here.
     /// - Parameter markInbound: also records the outcome of the raw request (when it holds
     ///   this message only).
-    func writeNewTicket(_ prepared: PreparedMessage, inboundID: Int64, markInbound: Bool, connection: PGConnection) throws -> WriteResult? {
+    func newTicketItem(_ prepared: PreparedMessage, inboundID: Int64, markInbound: Bool) throws -> NewTicketItem {
         let message = prepared.message
         let classification = prepared.classification
         let language = language(of: prepared)
@@ -68,46 +85,89 @@ struct TicketWriter: Sendable {
             severity = max(severity, decided.severity)
             restricted = restricted || decided.restricted
             outcome = decided
-            rulesDetails = try escalation.eventDetails(decided)
+            rulesDetails = escalation.eventDetails(decided)
         }
-        // 2^30 references: a clash is rare; the function takes the first free one.
+        // 2^30 references: a clash is rare; the function takes the first free one, and
+        // swaps it into the acknowledgement's text if it is not the first.
         let references = (0..<4).map { _ in TicketReference.random() }
-        // The function swaps the reference in the text if it had to take another candidate.
-        let ackPayload = try JSON(encoding: [
-            "text": templates.acknowledgement(language: language, reference: references[0], restricted: restricted),
-            "template": restricted ? "acknowledgement_restricted" : "acknowledgement", "language": language,
-        ])
+        let addressHash = protector.linkHash(message.sender)
         let steps = outcome?.steps ?? []
-        let encryptedAddress = protector.encrypt(message.sender)
+        var item = JSONObjectText()
+        item.add("inbound_id", inboundID)
+        item.add("mark_inbound", markInbound)
+        item.add("channel_id", message.channelID)
+        item.add("message_kind", message.kind.rawValue)
+        item.add("external_id", externalID(of: message))
+        item.add("text", message.text)
+        item.add("received_at", message.receivedAt)
+        item.add("language", language)
+        item.add("contact_kind", contactKind(of: message))
+        item.add("address_enc", base64: protector.encrypt(message.sender))
+        item.add("address_hash", addressHash)
+        item.add("masked", ContactAddress.mask(message.sender))
+        item.add("typed_references", TicketReference.candidates(in: message.text))
+        item.add("window_seconds", Int64(threadingWindow))
+        item.add("references", references)
+        item.add("type", classification.type)
+        item.add("flags", flags)
+        item.add("sectors", classification.sectors)
+        item.add("severity", severity.rawValue)
+        item.add("restricted", restricted)
+        item.add("location", location)
+        item.add("team", outcome?.team)
+        item.add("assignee", outcome?.assignee)
+        item.add("ack_due_at", outcome?.acknowledgeBy)
+        item.add("resolve_due_at", outcome?.resolveBy)
+        item.add("classifier", classification.classifierVersion)
+        item.add("class_language", classification.language)
+        item.add("class_flags", flags)
+        item.add("class_severity", classification.severity?.rawValue)
+        item.add("class_restricted", classification.restricted)
+        item.add("places", json: try Self.json(classification.places))
+        item.add("evidence", json: try Self.json(classification.evidence))
         // The function adds message_id.
-        let details = try JSON(encoding: ["channel": message.channelID, "flags": flags.joined(separator: ",")])
+        item.add("created_details", json: JSON(strings: ["channel": message.channelID, "flags": flags.joined(separator: ",")]))
+        item.add("rules_at", now)
+        item.add("rules_details", json: rulesDetails)
+        item.add("step_rules", steps.map(\.rule))
+        item.add("step_levels", steps.map(\.level))
+        item.add("step_targets", steps.map(\.target.description))
+        item.add("step_due_at", steps.map(\.dueAt))
+        item.add(
+            "ack_payload",
+            json: JSON(strings: [
+                "text": templates.acknowledgement(language: language, reference: references[0], restricted: restricted),
+                "template": restricted ? "acknowledgement_restricted" : "acknowledgement", "language": language,
+            ]))
+        return NewTicketItem(json: item.json, addressHash: addressHash, flags: flags)
+    }
+
+    /// Writes new-ticket items in one statement outside any transaction (it commits by
+    /// itself), in the order of their address hashes so that concurrent groups lock
+    /// contacts in the same order. Returns the outcome of each item, in the order given.
+    static func writeNewTickets(_ items: [NewTicketItem], connection: PGConnection) throws -> [NewTicketOutcome] {
+        let order = items.indices.sorted { items[$0].addressHash < items[$1].addressHash }
+        let array = JSON("[" + order.map { items[$0].json.text }.joined(separator: ",") + "]")
         let rows = try connection.queryPrepared(
-            """
-            SELECT * FROM escucha_intake_new_message(
-                \(inboundID), \(markInbound), \(message.channelID), \(message.kind.rawValue), \(externalID(of: message)), \(message.text),
-                \(message.receivedAt), \(language), \(contactKind(of: message)), \(encryptedAddress), \(protector.linkHash(message.sender)),
-                \(ContactAddress.mask(message.sender)), \(TicketReference.candidates(in: message.text)), \(Int(threadingWindow)),
-                \(references), \(classification.type), \(flags), \(classification.sectors), \(severity.rawValue), \(restricted), \(location),
-                \(outcome?.team), \(outcome?.assignee), \(outcome?.acknowledgeBy), \(outcome?.resolveBy),
-                \(classification.classifierVersion), \(classification.language), \(flags), \(classification.severity?.rawValue),
-                \(classification.restricted), \(try JSON(encoding: classification.places)), \(try JSON(encoding: classification.evidence)),
-                \(details), \(now), \(rulesDetails),
-                \(steps.map(\.rule)), \(steps.map(\.level)), \(steps.map(\.target.description)), \(steps.map(\.dueAt)),
-                \(ackPayload))
-            """, operation: "writing a new message and its ticket")
-        let row = rows[0]
-        switch try row.decode("outcome", as: String.self) {
-        case "created":
-            return WriteResult(
-                duplicate: false, messageID: try row.decode("message_id"), ticketID: try row.decode("ticket_id"),
-                reference: try row.decode("reference"), newTicket: true, flags: flags)
-        case "duplicate":
-            return WriteResult(
-                duplicate: true, messageID: try row.decode("message_id"), ticketID: try row.decode("ticket_id"),
-                reference: nil, newTicket: false, flags: [])
-        default:
-            return nil
+            "SELECT * FROM escucha_intake_new_messages(\(array))", operation: "writing new messages and their tickets")
+        var outcomes = [NewTicketOutcome](repeating: .generalPath, count: items.count)
+        for row in rows {
+            let original = order[try row.decode("item", as: Int.self) - 1]
+            switch try row.decode("outcome", as: String.self) {
+            case "created":
+                outcomes[original] = .written(
+                    WriteResult(
+                        duplicate: false, messageID: try row.decode("message_id"), ticketID: try row.decode("ticket_id"),
+                        reference: try row.decode("reference"), newTicket: true, flags: items[original].flags))
+            case "failed":
+                outcomes[original] = .failed(sqlState: try row.decode("error", as: String?.self) ?? "?")
+            default:
+                // A retry, or a message that threads into a ticket: the general path
+                // answers it in a transaction of its own.
+                outcomes[original] = .generalPath
+            }
         }
+        return outcomes
     }
 
     func write(_ prepared: PreparedMessage, inboundID: Int64, connection: PGConnection) throws -> WriteResult {
@@ -203,9 +263,9 @@ struct TicketWriter: Sendable {
                 contactID: contactID, channelID: message.channelID)
         }
         let ticket = ticketID!
-        let placesJSON = try JSON(encoding: classification.places)
-        let evidenceJSON = try JSON(encoding: classification.evidence)
-        let details = try JSON(encoding: ["message_id": String(messageID), "channel": message.channelID, "flags": flags.joined(separator: ",")])
+        let placesJSON = try Self.json(classification.places)
+        let evidenceJSON = try Self.json(classification.evidence)
+        let details = JSON(strings: ["message_id": String(messageID), "channel": message.channelID, "flags": flags.joined(separator: ",")])
         var tables: [SQL] = [
             "linked AS (UPDATE messages SET contact_id = \(contactID), ticket_id = \(ticket) WHERE id = \(messageID))",
             """
@@ -280,11 +340,16 @@ struct TicketWriter: Sendable {
         throw StoreError(operation: "creating a ticket", message: "could not draw a free ticket reference")
     }
 
+    /// Most messages name no place and raise no flag: their arrays need no encoder.
+    private static func json(_ values: [some Encodable]) throws -> JSON {
+        values.isEmpty ? JSON("[]") : try JSON(encoding: values)
+    }
+
     /// The outbox row of a message to the person, as an `INSERT` to run alone or inside intake's statement.
     private func outboxSMS(
         ticketID: Int64?, channelID: String, sender: String, text: String, template: String, language: String, key: String
     ) throws -> SQL {
-        let payload = try JSON(encoding: ["text": text, "template": template, "language": language])
+        let payload = JSON(strings: ["text": text, "template": template, "language": language])
         return """
             INSERT INTO outbox (ticket_id, kind, channel_id, destination, payload, idempotency_key)
             VALUES (\(ticketID), 'sms', \(channelID), \(protector.encrypt(sender)), \(payload), \(key))

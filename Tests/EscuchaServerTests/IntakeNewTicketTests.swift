@@ -146,6 +146,62 @@ import Testing
         #expect(ack == "Recibimos su mensaje. Referencia BBBBBB.")
     }
 
+    @Test func aFailingItemOfAGroupLeavesTheOthersWritten() async throws {
+        let pool = try await Self.pool("newticket_group")
+        defer { Task { await pool.close() } }
+        func item(_ external: String, hash: String, severity: String) -> String {
+            """
+            {"inbound_id": null, "mark_inbound": false, "channel_id": "json-test", "message_kind": "sms", "external_id": "\(external)",
+             "text": "necesito agua", "received_at": "2026-11-30 10:00:00.000000+00", "language": "es", "contact_kind": "phone",
+             "address_enc": "AQ==", "address_hash": "\(hash)", "masked": "+57 *** 1", "typed_references": [], "window_seconds": 1209600,
+             "references": ["CCCCC\(external.suffix(1))"], "type": "request", "flags": [], "sectors": [], "severity": "\(severity)",
+             "restricted": false, "location": null, "team": null, "assignee": null, "ack_due_at": null, "resolve_due_at": null,
+             "classifier": "v1", "class_language": "es", "class_flags": [], "class_severity": null, "class_restricted": false,
+             "places": [], "evidence": [], "created_details": {}, "rules_at": "2026-11-30 10:00:00.000000+00", "rules_details": null,
+             "step_rules": [], "step_levels": [], "step_targets": [], "step_due_at": [], "ack_payload": null}
+            """
+        }
+        let group = JSON("[" + item("e1", hash: "h1", severity: "low") + "," + item("e2", hash: "h2", severity: "bogus") + "," + item("e3", hash: "h3", severity: "high") + "]")
+        let rows = try await pool.withConnection { connection in
+            try connection.query(
+                "SELECT item, outcome, error FROM escucha_intake_new_messages(\(group))"
+            ).map { "\(try $0.decode("item", as: Int.self)):\(try $0.decode("outcome", as: String.self)):\(try $0.decode("error", as: String?.self) ?? "-")" }
+        }
+        #expect(rows == ["1:created:-", "2:failed:23514", "3:created:-"])
+        let written = try await pool.withConnection { connection in
+            try connection.query("SELECT string_agg(external_id, ',' ORDER BY external_id) AS e FROM messages")[0].decode("e", as: String.self)
+        }
+        #expect(written == "e1,e3", "the failed item left nothing behind")
+    }
+
+    @Test func manyPeopleWritingAtOnceEachGetOneTicket() async throws {
+        let pool = try await Self.pool("newticket_many")
+        defer { Task { await pool.close() } }
+        let intake = try Self.intake(pool)
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    try await Self.post(intake, id: "many-\(index)", from: "+5730033\(String(format: "%05d", index % 20))", text: "no tenemos comida \(index)").status
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(statuses == Array(repeating: 200, count: 40))
+        let counts = try await pool.withConnection { connection in
+            try connection.query(
+                """
+                SELECT (SELECT count(*) FROM tickets) AS tickets, (SELECT count(*) FROM messages WHERE ticket_id IS NOT NULL) AS linked,
+                       (SELECT count(*) FROM outbox) AS acks, (SELECT count(*) FROM inbound WHERE status = 'accepted' AND message_id IS NOT NULL) AS inbound,
+                       (SELECT count(DISTINCT contact_id) FROM tickets) AS people
+                """)[0]
+        }
+        #expect(try counts.decode("tickets", as: Int.self) == 20)
+        #expect(try counts.decode("people", as: Int.self) == 20)
+        #expect(try counts.decode("linked", as: Int.self) == 40)
+        #expect(try counts.decode("acks", as: Int.self) == 20)
+        #expect(try counts.decode("inbound", as: Int.self) == 40)
+    }
+
     @Test func concurrentFirstMessagesOfOnePersonShareOneTicket() async throws {
         let pool = try await Self.pool("newticket_race")
         defer { Task { await pool.close() } }

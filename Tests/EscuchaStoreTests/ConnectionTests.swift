@@ -273,6 +273,20 @@ import Testing
 
 /// SQL building, without a database.
 @Suite struct SQLTests {
+    @Test func objectsWrittenByHandEqualWhatJSONEncoderWrites() throws {
+        let awkward = "quote \" backslash \\ slash / tab \t newline \n bell \u{07} ñ 👍🏽 \u{2028} end"
+        let members = ["text": awkward, "template": "acknowledgement", "": "empty key", "ñandú": ""]
+        let byHand = JSON(strings: members)
+        #expect(byHand.text == (try JSON(encoding: members)).text)
+        #expect(try byHand.decode([String: String].self) == members)
+
+        var object = JSONObjectText()
+        object.add("restricted", true)
+        object.add("rules", ["a\"b", "c"])
+        object.add("team", nil as String?)
+        #expect(object.json.text == #"{"restricted":true,"rules":["a\"b","c"],"team":null}"#)
+    }
+
     @Test func interpolationBecomesNumberedBinds() {
         let name = "x'; DROP TABLE tickets; --"
         let limit = 5

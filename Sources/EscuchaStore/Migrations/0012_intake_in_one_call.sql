@@ -155,3 +155,59 @@ BEGIN
     RETURN QUERY SELECT 'created'::text, v_message, v_ticket, v_reference;
 END;
 $$;
+
+-- Concurrent requests share one call and one commit: the server groups the new messages
+-- that arrive while a call is running (a commit's fixed costs, and the locks and index
+-- openings of each statement, are then paid once per group). Each item runs in a
+-- subtransaction of its own, so one failing item (a concurrent retry, a deadlock) leaves
+-- the others written; it comes back as 'failed' with its SQLSTATE and intake retries it
+-- alone on its general path. Items are objects whose members are the parameters of
+-- escucha_intake_new_message without their p_ prefix (address_enc in base64); intake
+-- sends them ordered by address_hash, so two groups lock contacts in the same order.
+CREATE FUNCTION escucha_intake_new_messages(p_items jsonb)
+RETURNS TABLE (item integer, outcome text, message_id bigint, ticket_id bigint, reference text, error text)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_item   jsonb;
+    v_index  integer;
+    v_result record;
+BEGIN
+    FOR v_item, v_index IN SELECT e.value, e.ordinality::integer FROM jsonb_array_elements(p_items) WITH ORDINALITY AS e LOOP
+        BEGIN
+            SELECT * INTO v_result FROM escucha_intake_new_message(
+                (v_item ->> 'inbound_id')::bigint, (v_item ->> 'mark_inbound')::boolean, v_item ->> 'channel_id',
+                v_item ->> 'message_kind', v_item ->> 'external_id', v_item ->> 'text', (v_item ->> 'received_at')::timestamptz,
+                v_item ->> 'language', v_item ->> 'contact_kind', decode(v_item ->> 'address_enc', 'base64'),
+                v_item ->> 'address_hash', v_item ->> 'masked',
+                ARRAY(SELECT jsonb_array_elements_text(v_item -> 'typed_references')), (v_item ->> 'window_seconds')::bigint,
+                ARRAY(SELECT jsonb_array_elements_text(v_item -> 'references')), v_item ->> 'type',
+                ARRAY(SELECT jsonb_array_elements_text(v_item -> 'flags')), ARRAY(SELECT jsonb_array_elements_text(v_item -> 'sectors')),
+                v_item ->> 'severity', (v_item ->> 'restricted')::boolean, v_item ->> 'location',
+                v_item ->> 'team', v_item ->> 'assignee', (v_item ->> 'ack_due_at')::timestamptz, (v_item ->> 'resolve_due_at')::timestamptz,
+                v_item ->> 'classifier', v_item ->> 'class_language', ARRAY(SELECT jsonb_array_elements_text(v_item -> 'class_flags')),
+                v_item ->> 'class_severity', (v_item ->> 'class_restricted')::boolean, v_item -> 'places', v_item -> 'evidence',
+                v_item -> 'created_details', (v_item ->> 'rules_at')::timestamptz, NULLIF(v_item -> 'rules_details', 'null'::jsonb),
+                ARRAY(SELECT jsonb_array_elements_text(v_item -> 'step_rules')),
+                ARRAY(SELECT s::bigint FROM jsonb_array_elements_text(v_item -> 'step_levels') AS s),
+                ARRAY(SELECT jsonb_array_elements_text(v_item -> 'step_targets')),
+                ARRAY(SELECT s::timestamptz FROM jsonb_array_elements_text(v_item -> 'step_due_at') AS s),
+                NULLIF(v_item -> 'ack_payload', 'null'::jsonb));
+            item := v_index;
+            outcome := v_result.outcome;
+            message_id := v_result.message_id;
+            ticket_id := v_result.ticket_id;
+            reference := v_result.reference;
+            error := NULL;
+        EXCEPTION WHEN OTHERS THEN
+            -- SQLSTATE only: messages and details can quote the person's words.
+            item := v_index;
+            outcome := 'failed';
+            message_id := NULL;
+            ticket_id := NULL;
+            reference := NULL;
+            error := SQLSTATE;
+        END;
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
