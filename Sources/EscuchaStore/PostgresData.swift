@@ -601,9 +601,17 @@ public struct JSONObjectText: Sendable {
         add(key, dates.map(PostgresTimestamp.format))
     }
 
-    /// Adds bytes in base64 (`decode(…, 'base64')` in SQL).
-    public mutating func add(_ key: String, base64 bytes: Data) {
-        add(key, bytes.base64EncodedString())
+    /// Adds bytes as `bytea`'s hex text (`\x0a1b…`), which a cast or
+    /// `jsonb_populate_record` reads back.
+    public mutating func add(_ key: String, bytea bytes: Data) {
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = Array("\\x".utf8)
+        hex.reserveCapacity(2 + bytes.count * 2)
+        for byte in bytes {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0F)])
+        }
+        add(key, String(decoding: hex, as: UTF8.self))
     }
 
     /// Adds a JSON document as the member's value; `nil` writes `null`.

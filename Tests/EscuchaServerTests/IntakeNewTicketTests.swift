@@ -146,28 +146,72 @@ import Testing
         #expect(ack == "Recibimos su mensaje. Referencia BBBBBB.")
     }
 
+    /// An item of `escucha_intake_new_messages`, as TicketWriter writes them.
+    static func groupItem(_ external: String, hash: String, severity: String = "low", reference: String) -> String {
+        """
+        {"inbound_id": null, "mark_inbound": false, "channel_id": "json-test", "message_kind": "sms", "external_id": "\(external)",
+         "text": "necesito agua", "received_at": "2026-11-30 10:00:00.000000+00", "language": "es", "contact_kind": "phone",
+         "address_enc": "\\\\x01", "address_hash": "\(hash)", "masked": "+57 *** 1", "typed_references": [], "window_seconds": 1209600,
+         "candidate_references": ["\(reference)"], "type": "request", "flags": [], "sectors": [], "severity": "\(severity)",
+         "restricted": false, "location": null, "team": null, "assignee": null, "ack_due_at": null, "resolve_due_at": null,
+         "classifier": "v1", "class_language": "es", "class_flags": [], "class_severity": null, "class_restricted": false,
+         "places": [], "evidence": [], "created_details": {}, "rules_at": "2026-11-30 10:00:00.000000+00", "rules_details": null,
+         "step_rules": [], "step_levels": [], "step_targets": [], "step_due_at": [], "ack_payload": {"text": "Ref \(reference)"}}
+        """
+    }
+
+    static func writeGroup(_ items: [String], pool: PostgresPool) async throws -> [String] {
+        let group = JSON("[" + items.joined(separator: ",") + "]")
+        return try await pool.withConnection { connection in
+            try connection.query("SELECT item, outcome, error FROM escucha_intake_new_messages(\(group)) ORDER BY item").map {
+                "\(try $0.decode("item", as: Int.self)):\(try $0.decode("outcome", as: String.self)):\(try $0.decode("error", as: String?.self) ?? "-")"
+            }
+        }
+    }
+
+    @Test func aGroupIsWrittenTogetherWithItsRetriesAndThreadsToldApart() async throws {
+        let pool = try await Self.pool("newticket_set")
+        defer { Task { await pool.close() } }
+        #expect(try await Self.writeGroup([Self.groupItem("a1", hash: "ha", reference: "AAAAA1")], pool: pool) == ["1:created:-"])
+        try await pool.withConnection { connection in try connection.execute("INSERT INTO tickets (reference) VALUES ('TAKEN1')") }
+        let outcomes = try await Self.writeGroup([
+            Self.groupItem("b1", hash: "hb", reference: "BBBBB1"),
+            Self.groupItem("a1", hash: "hz", reference: "ZZZZZ1"),  // a retry of a1
+            Self.groupItem("a2", hash: "ha", reference: "AAAAA2"),  // the person of a1 again
+            Self.groupItem("c1", hash: "hc", reference: "TAKEN1"),  // the reference is taken
+            Self.groupItem("d1", hash: "hd", reference: "DDDDD1"),
+        ], pool: pool)
+        #expect(outcomes == ["1:created:-", "2:duplicate:-", "3:threaded:-", "4:failed:reference", "5:created:-"])
+        let row = try await pool.withConnection { connection in
+            try connection.query(
+                """
+                SELECT (SELECT string_agg(reference::text, ',' ORDER BY reference) FROM tickets) AS tickets,
+                       (SELECT string_agg(external_id || '>' || t.reference, ',' ORDER BY external_id) FROM messages m JOIN tickets t ON t.id = m.ticket_id) AS messages,
+                       (SELECT string_agg(payload ->> 'text', ',' ORDER BY id) FROM outbox) AS acks,
+                       (SELECT count(*) FROM classifications) AS classifications,
+                       (SELECT string_agg(action, ',' ORDER BY id) FROM ticket_events) AS events,
+                       (SELECT count(*) FROM contacts) AS contacts
+                """)[0]
+        }
+        #expect(try row.decode("tickets", as: String.self) == "AAAAA1,BBBBB1,DDDDD1,TAKEN1")
+        #expect(try row.decode("messages", as: String.self) == "a1>AAAAA1,b1>BBBBB1,d1>DDDDD1")
+        #expect(try row.decode("acks", as: String.self) == "Ref AAAAA1,Ref BBBBB1,Ref DDDDD1")
+        #expect(try row.decode("classifications", as: Int.self) == 3)
+        #expect(try row.decode("events", as: String.self) == "created,created,created")
+        #expect(try row.decode("contacts", as: Int.self) == 4, "the threaded and the failed item's people are upserted, the retry's not")
+    }
+
     @Test func aFailingItemOfAGroupLeavesTheOthersWritten() async throws {
         let pool = try await Self.pool("newticket_group")
         defer { Task { await pool.close() } }
-        func item(_ external: String, hash: String, severity: String) -> String {
-            """
-            {"inbound_id": null, "mark_inbound": false, "channel_id": "json-test", "message_kind": "sms", "external_id": "\(external)",
-             "text": "necesito agua", "received_at": "2026-11-30 10:00:00.000000+00", "language": "es", "contact_kind": "phone",
-             "address_enc": "AQ==", "address_hash": "\(hash)", "masked": "+57 *** 1", "typed_references": [], "window_seconds": 1209600,
-             "references": ["CCCCC\(external.suffix(1))"], "type": "request", "flags": [], "sectors": [], "severity": "\(severity)",
-             "restricted": false, "location": null, "team": null, "assignee": null, "ack_due_at": null, "resolve_due_at": null,
-             "classifier": "v1", "class_language": "es", "class_flags": [], "class_severity": null, "class_restricted": false,
-             "places": [], "evidence": [], "created_details": {}, "rules_at": "2026-11-30 10:00:00.000000+00", "rules_details": null,
-             "step_rules": [], "step_levels": [], "step_targets": [], "step_due_at": [], "ack_payload": null}
-            """
-        }
-        let group = JSON("[" + item("e1", hash: "h1", severity: "low") + "," + item("e2", hash: "h2", severity: "bogus") + "," + item("e3", hash: "h3", severity: "high") + "]")
-        let rows = try await pool.withConnection { connection in
-            try connection.query(
-                "SELECT item, outcome, error FROM escucha_intake_new_messages(\(group))"
-            ).map { "\(try $0.decode("item", as: Int.self)):\(try $0.decode("outcome", as: String.self)):\(try $0.decode("error", as: String?.self) ?? "-")" }
-        }
-        #expect(rows == ["1:created:-", "2:failed:23514", "3:created:-"])
+        // An impossible severity fails the group's set statements; item by item, only
+        // that item fails.
+        let outcomes = try await Self.writeGroup([
+            Self.groupItem("e1", hash: "h1", reference: "CCCCC1"),
+            Self.groupItem("e2", hash: "h2", severity: "bogus", reference: "CCCCC2"),
+            Self.groupItem("e3", hash: "h3", severity: "high", reference: "CCCCC3"),
+        ], pool: pool)
+        #expect(outcomes == ["1:created:-", "2:failed:23514", "3:created:-"])
         let written = try await pool.withConnection { connection in
             try connection.query("SELECT string_agg(external_id, ',' ORDER BY external_id) AS e FROM messages")[0].decode("e", as: String.self)
         }
