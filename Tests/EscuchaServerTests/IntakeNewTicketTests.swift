@@ -246,6 +246,38 @@ import Testing
         #expect(try counts.decode("inbound", as: Int.self) == 40)
     }
 
+    @Test func rawRequestsStoredTogetherKeepTheirOwnRowsEvenWithANulInAHeader() async throws {
+        let pool = try await Self.pool("newticket_raw")
+        defer { Task { await pool.close() } }
+        let intake = try Self.intake(pool)
+        let outcomes = try await withThrowingTaskGroup(of: (Int, IntakeResponse).self) { group in
+            for index in 0..<12 {
+                group.addTask {
+                    let body = try JSONSerialization.data(withJSONObject: ["id": "raw-\(index)", "from": "+5730044\(String(format: "%05d", index))", "text": "hola \(index)"])
+                    var headers: [(name: String, value: String)] = [(name: "Content-Type", value: "application/json"), (name: "X-Escucha-Token", value: "s3cret")]
+                    if index == 5 { headers.append((name: "X-Odd", value: "a\u{0}b")) }
+                    let request = RawRequest(method: "POST", target: "/webhooks/sms/json-test?n=\(index)", headers: headers, body: [UInt8](body))
+                    return (index, await intake.receive(channelID: "json-test", request: request))
+                }
+            }
+            return try await group.reduce(into: [Int: IntakeResponse]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(outcomes.values.allSatisfy { $0.outcome == .accepted })
+        // Each request's row holds its own path and body, whatever group stored it.
+        let rows = try await pool.withConnection { connection in
+            try connection.query("SELECT id, path, convert_from(body, 'UTF8') AS body, headers ->> 'x-odd' AS odd FROM inbound")
+        }
+        #expect(rows.count == 12)
+        for row in rows {
+            let id: Int64 = try row.decode("id")
+            let path: String = try row.decode("path")
+            let index = try #require(Int(path.split(separator: "=").last ?? ""))
+            #expect(outcomes[index]?.inboundID == id)
+            #expect(try row.decode("body", as: String.self).contains("\"raw-\(index)\""))
+            #expect(try row.decode("odd", as: String?.self) == (index == 5 ? "a\u{FFFD}b" : nil))
+        }
+    }
+
     @Test func concurrentFirstMessagesOfOnePersonShareOneTicket() async throws {
         let pool = try await Self.pool("newticket_race")
         defer { Task { await pool.close() } }
