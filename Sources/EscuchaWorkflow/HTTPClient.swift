@@ -415,7 +415,12 @@ final class CurlTransfer: Sendable {
     /// Records one header line; a new status line starts a new header block (after 100
     /// Continue, only the final response's headers are kept).
     func appendHeaderLine(_ pointer: UnsafeRawBufferPointer) {
-        let line = String(decoding: pointer, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        // Header lines are ASCII with CR LF at the end: trim bytes, not Unicode (Foundation's
+        // trimming cost more than the transfer).
+        var bytes = pointer[...]
+        while let first = bytes.first, first == 0x20 || first == 0x09 || first == 0x0D || first == 0x0A { bytes = bytes.dropFirst() }
+        while let last = bytes.last, last == 0x20 || last == 0x09 || last == 0x0D || last == 0x0A { bytes = bytes.dropLast() }
+        let line = String(decoding: bytes, as: UTF8.self)
         buffers.withLock { b in
             if line.hasPrefix("HTTP/") { b.headerLines.removeAll() } else if !line.isEmpty { b.headerLines.append(line) }
         }
