@@ -247,9 +247,10 @@ enum HTTPRedaction {
 
 /// Sends HTTP requests and SMTP mail through libcurl.
 ///
-/// Every transfer runs the blocking `curl_easy_perform` on a thread of the client's own
-/// dispatch queue, never on one of Swift's cooperative threads; the calling task waits on a
-/// continuation. Easy handles are kept between transfers (up to
+/// Every transfer runs the blocking `curl_easy_perform` on one of the client's own lanes
+/// (serial dispatch queues, each with a thread of its own while busy), never on one of
+/// Swift's cooperative threads; the calling task waits on a continuation. Up to
+/// ``Configuration/concurrentTransfers`` transfers run at once; more wait for a lane. Easy handles are kept between transfers (up to
 /// ``Configuration/idleHandles``) so connections to a gateway are reused. Redirects are not
 /// followed, only the schemes a transfer needs are allowed, and libcurl never uses signals.
 /// Cancelling the calling task aborts the transfer.
@@ -262,6 +263,9 @@ public final class HTTPClient: OutboxTransport {
         public var maxResponseBytes: Int = 1 << 20
         /// How many easy handles (and their connections) are kept for reuse.
         public var idleHandles: Int = 8
+        /// Transfers that run at the same time. A concurrent dispatch queue would not do:
+        /// on Linux it runs about one blocking transfer per core.
+        public var concurrentTransfers: Int = 16
         /// Follow redirects (off: a gateway that redirects is misconfigured).
         public var followRedirects: Bool = false
         /// `User-Agent` sent with every request.
@@ -273,14 +277,46 @@ public final class HTTPClient: OutboxTransport {
 
     /// The configuration.
     public let configuration: Configuration
-    private let queue = DispatchQueue(label: "escucha-curl", qos: .utility, attributes: .concurrent)
+    private let lanes: [DispatchQueue]
+    /// Lanes with no transfer, and the transfers waiting for one.
+    private let dispatcher = Mutex<(free: [Int], waiting: [@Sendable (Int) -> Void])>(([], []))
     private let idle = Mutex<[CurlEasy]>([])
 
     /// Creates a client; initialises libcurl once per process.
     /// - Parameter configuration: limits of every transfer.
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
+        let count = max(1, configuration.concurrentTransfers)
+        lanes = (0..<count).map { DispatchQueue(label: "escucha-curl-\($0)") }
+        dispatcher.withLock { $0.free = Array((0..<count).reversed()) }
         _ = ccurl_global_init_once()
+    }
+
+    /// Runs `work` on a free lane, now or when one frees up; the lane is freed after it.
+    private func onLane(_ work: @escaping @Sendable () -> Void) {
+        let run: @Sendable (Int) -> Void = { lane in
+            self.lanes[lane].async {
+                work()
+                self.release(lane)
+            }
+        }
+        let lane = dispatcher.withLock { state -> Int? in
+            if let lane = state.free.popLast() { return lane }
+            state.waiting.append(run)
+            return nil
+        }
+        if let lane { run(lane) }
+    }
+
+    private func release(_ lane: Int) {
+        let next = dispatcher.withLock { state -> (@Sendable (Int) -> Void)? in
+            if state.waiting.isEmpty {
+                state.free.append(lane)
+                return nil
+            }
+            return state.waiting.removeFirst()
+        }
+        next?(lane)
     }
 
     /// Sends `request` and returns the response, whatever its status.
@@ -334,7 +370,7 @@ public final class HTTPClient: OutboxTransport {
         let transfer = CurlTransfer(maxResponseBytes: configuration.maxResponseBytes, isMail: isMail)
         let result: Result<HTTPResponse, HTTPClientError> = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Result<HTTPResponse, HTTPClientError>, Never>) in
-                queue.async {
+                onLane {
                     let easy: CurlEasy
                     if let reused = self.idle.withLock({ $0.popLast() }) {
                         easy = reused

@@ -51,7 +51,11 @@ struct BenchIntakeCommand: AsyncParsableCommand {
         let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         var generator = MessageGenerator(seed: 7)
         let texts = (0..<min(requests, 5000)).map { _ in String(generator.next().prefix(300)) }
-        let client = HTTPClient()
+        // One transfer and one kept connection per simulated connection.
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.concurrentTransfers = connections
+        clientConfiguration.idleHandles = connections
+        let client = HTTPClient(configuration: clientConfiguration)
         let state = BenchState()
         let endpoint = url + "/webhooks/sms/" + channel
         let requests = self.requests
