@@ -1,5 +1,6 @@
 import EscuchaWorkflow
 import Foundation
+import Synchronization
 import Testing
 
 /// The libcurl client against a local receiver on loopback (no external network).
@@ -161,6 +162,30 @@ struct HTTPClientTests {
             try await group.waitForAll()
         }
         #expect(receiver.requests.count == 40)
+    }
+
+    @Test func transfersRunAtTheSameTimeUpToTheConfiguredNumber() async throws {
+        // Each answer waits until `wanted` requests are in the receiver at once (or gives
+        // up after 10 s with 503): only a client that really runs them together gets 200s.
+        let wanted = 12
+        let arrived = Mutex(0)
+        let receiver = try OutboxTestReceiver(.concurrentHTTP { _ in
+            arrived.withLock { $0 += 1 }
+            let deadline = Date().addingTimeInterval(10)
+            while arrived.withLock({ $0 }) < wanted && Date() < deadline { usleep(2_000) }
+            return arrived.withLock { $0 } >= wanted ? .json(200, "{}") : .json(503, "{}")
+        })
+        defer { receiver.stop() }
+        var configuration = HTTPClient.Configuration()
+        configuration.concurrentTransfers = wanted
+        let client = HTTPClient(configuration: configuration)
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<wanted {
+                group.addTask { try await client.send(HTTPRequest(method: "GET", url: receiver.origin + "/slow")).status }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(statuses == Array(repeating: 200, count: wanted))
     }
 
     @Test func mailGoesThroughSMTPWithEnvelopeAndData() async throws {

@@ -52,6 +52,8 @@ struct CannedResponse: Sendable {
 final class OutboxTestReceiver: Sendable {
     enum Mode: Sendable {
         case http(@Sendable (ReceivedRequest) -> CannedResponse)
+        /// HTTP, each connection on a thread of its own (to observe concurrent clients).
+        case concurrentHTTP(@Sendable (ReceivedRequest) -> CannedResponse)
         /// Answers SMTP; recipients in `rejecting` get 550.
         case smtp(rejecting: Set<String>)
     }
@@ -122,6 +124,13 @@ final class OutboxTestReceiver: Sendable {
             }
             switch mode {
             case .http(let respond): serveHTTP(client, respond)
+            case .concurrentHTTP(let respond):
+                let thread = Thread { [self] in
+                    serveHTTP(client, respond)
+                    close(client)
+                }
+                thread.start()
+                continue
             case .smtp(let rejecting): serveSMTP(client, rejecting: rejecting)
             }
             close(client)
