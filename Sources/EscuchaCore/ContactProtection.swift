@@ -94,9 +94,12 @@ public enum ContactAddress {
     /// Phone numbers lose spaces, dashes and brackets (keeping a leading `+`); emails are
     /// lower-cased; other ids are trimmed.
     public static func canonical(_ address: String) -> String {
-        let trimmed = address.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.contains("@") { return trimmed.lowercased() }
-        let stripped = trimmed.filter { !" -().\u{00A0}".contains($0) }
+        // Gateways mostly send bare numbers: those skip trimming and filtering (the
+        // Foundation and Character work cost more than the HMAC of the result).
+        let bare = !address.isEmpty && address.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2B }
+        let trimmed = bare ? address : address.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !bare && trimmed.contains("@") { return trimmed.lowercased() }
+        let stripped = bare ? address : trimmed.filter { !" -().\u{00A0}".contains($0) }
         if stripped.hasPrefix("00"), stripped.count > 6, stripped.dropFirst(2).allSatisfy(\.isASCIIDigit) {
             return "+" + stripped.dropFirst(2)
         }

@@ -630,6 +630,12 @@ public struct JSONObjectText: Sendable {
     /// (including non-ASCII) as it is.
     static func quote(_ value: String, into text: inout String) {
         text += "\""
+        // Most values need no escape at all: one scan, one append.
+        guard value.utf8.contains(where: { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 }) else {
+            text += value
+            text += "\""
+            return
+        }
         var plainStart = value.utf8.startIndex
         var index = plainStart
         let utf8 = value.utf8

@@ -158,7 +158,7 @@ public final class Intake: Sendable {
     func storeRaw(channelID: String, request: RawRequest, receivedAt: Date) async throws -> Int64 {
         // jsonb cannot hold U+0000: a NUL in a header (possible only from a file or a
         // broken proxy) is kept as U+FFFD, so the request is stored rather than refused.
-        func storable(_ text: String) -> String { text.contains("\u{0}") ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text }
+        func storable(_ text: String) -> String { text.utf8.contains(0) ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text }
         let headers = JSON(strings: Dictionary(request.headers.map { (storable($0.name.lowercased()), storable($0.value)) }, uniquingKeysWith: { a, b in a + ", " + b }))
         let target = request.query.isEmpty ? request.path : request.path + "?" + request.query
         let row: SQL = "(\(channelID), 'http', \(receivedAt), \(request.remoteAddress), \(request.method), \(target), \(headers), \(Data(request.body)))"

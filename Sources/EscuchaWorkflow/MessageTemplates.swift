@@ -80,7 +80,8 @@ public struct MessageTemplates: Sendable {
     public func acknowledgement(language code: String?, reference: String, restricted: Bool) -> String {
         let language = language(code)
         let template = restricted ? language.acknowledgementRestricted : language.acknowledgement
-        return template.replacingOccurrences(of: "{reference}", with: reference)
+        // The standard library's replacement: Foundation's goes through CFString.
+        return template.replacing("{reference}", with: reference)
     }
 
     /// Whether `text` is only an opt-out word (STOP, BAJA, …) of any language.
