@@ -32,11 +32,25 @@ struct Automaton: Sendable {
 
     // Matching (after `freeze`).
     private var prefixEdges = EdgeTable()
+    /// Edges of the phrase nodes with more than one child.
     private var phraseEdges = EdgeTable()
-    private var phraseHasChildren: [Bool] = []
-    private var phrasePatternLists = FlatLists<Int32>()
+    private var phraseNodes: [PhraseNode] = []
+    /// Pattern ids, `phrasePatternItems[node.patternStart..<node.patternEnd]` per node.
+    private var phrasePatternItems: [Int32] = []
     /// Per symbol: the root's child, or -1; the first step of every walk is an array read.
     private var rootChild: [Int32] = []
+
+    /// What a matching step reads of a phrase node, side by side so it touches one cache
+    /// line: most nodes have at most one child, which then needs no hash probe.
+    struct PhraseNode: Sendable {
+        /// The only child's label; -1 without children; -2 with several (in `phraseEdges`).
+        var label: Int32
+        var child: Int32
+        var patternStart: Int32
+        var patternEnd: Int32
+
+        var hasChildren: Bool { label != -1 }
+    }
 
     /// Adds a pattern (a sequence of word patterns) and returns its id; the same sequence
     /// always gets the same id.
@@ -98,14 +112,24 @@ struct Automaton: Sendable {
         for (node, children) in prefixChildren.enumerated() {
             for (byte, child) in children { prefixEdges.insert(node: Int32(node), label: Int32(byte), child: child) }
         }
-        phraseEdges = EdgeTable(capacity: phraseChildren.count)
+        phraseEdges = EdgeTable(capacity: phraseChildren.filter { $0.count > 1 }.reduce(0) { $0 + $1.count })
+        phraseNodes = []
+        phrasePatternItems = []
         for (node, children) in phraseChildren.enumerated() {
-            for (symbol, child) in children { phraseEdges.insert(node: Int32(node), label: symbol, child: child) }
+            var info = PhraseNode(label: -1, child: -1, patternStart: Int32(phrasePatternItems.count), patternEnd: 0)
+            phrasePatternItems += phrasePatterns[node]
+            info.patternEnd = Int32(phrasePatternItems.count)
+            if children.count == 1, let (symbol, child) = children.first {
+                info.label = symbol
+                info.child = child
+            } else if children.count > 1 {
+                info.label = -2
+                for (symbol, child) in children { phraseEdges.insert(node: Int32(node), label: symbol, child: child) }
+            }
+            phraseNodes.append(info)
         }
-        phraseHasChildren = phraseChildren.map { !$0.isEmpty }
         rootChild = Array(repeating: -1, count: Int(symbolCount))
         for (symbol, child) in phraseChildren[0] { rootChild[Int(symbol)] = child }
-        phrasePatternLists = FlatLists(phrasePatterns)
     }
 
     /// Appends the symbols a known word matches: its exact symbol and every prefix symbol.
@@ -133,36 +157,46 @@ struct Automaton: Sendable {
         symbolStarts.withUnsafeBufferPointer { starts in
             symbols.withUnsafeBufferPointer { symbols in
                 rootChild.withUnsafeBufferPointer { rootChild in
-                    phraseHasChildren.withUnsafeBufferPointer { hasChildren in
-                        for i in 0..<tokenCount where starts[i] < starts[i + 1] {
-                            // The first step, from the root; only nodes with children stay active.
-                            active.removeAll(keepingCapacity: true)
-                            for k in Int(starts[i])..<Int(starts[i + 1]) {
-                                let child = rootChild[Int(symbols[k])]
-                                if child < 0 { continue }
-                                if hasChildren[Int(child)] { active.append(child) }
-                                phrasePatternLists.forEach(Int(child)) { pattern in
-                                    found.append(Match(pattern: pattern, start: Int32(i), end: Int32(i)))
+                    phraseNodes.withUnsafeBufferPointer { nodes in
+                        phrasePatternItems.withUnsafeBufferPointer { patterns in
+                            @inline(__always) func reached(_ child: Int32, _ i: Int, _ j: Int, _ next: inout [Int32]) {
+                                let info = nodes[Int(child)]
+                                // Only nodes with children stay active.
+                                if info.hasChildren { next.append(child) }
+                                for p in Int(info.patternStart)..<Int(info.patternEnd) {
+                                    found.append(Match(pattern: patterns[p], start: Int32(i), end: Int32(j)))
                                 }
                             }
-                            var j = i + 1
-                            while !active.isEmpty, j < tokenCount, j - i < longestPattern {
-                                next.removeAll(keepingCapacity: true)
-                                let from = Int(starts[j])
-                                let to = Int(starts[j + 1])
-                                if from == to { break }
-                                for node in active {
-                                    for k in from..<to {
-                                        let child = phraseEdges.child(of: node, label: symbols[k])
-                                        if child < 0 { continue }
-                                        if hasChildren[Int(child)] { next.append(child) }
-                                        phrasePatternLists.forEach(Int(child)) { pattern in
-                                            found.append(Match(pattern: pattern, start: Int32(i), end: Int32(j)))
+                            for i in 0..<tokenCount where starts[i] < starts[i + 1] {
+                                // The first step, from the root.
+                                active.removeAll(keepingCapacity: true)
+                                for k in Int(starts[i])..<Int(starts[i + 1]) {
+                                    let child = rootChild[Int(symbols[k])]
+                                    if child >= 0 { reached(child, i, i, &active) }
+                                }
+                                var j = i + 1
+                                while !active.isEmpty, j < tokenCount, j - i < longestPattern {
+                                    next.removeAll(keepingCapacity: true)
+                                    let from = Int(starts[j])
+                                    let to = Int(starts[j + 1])
+                                    if from == to { break }
+                                    for node in active {
+                                        let info = nodes[Int(node)]
+                                        for k in from..<to {
+                                            let child: Int32
+                                            if info.label >= 0 {
+                                                if info.label != symbols[k] { continue }
+                                                child = info.child
+                                            } else {
+                                                child = phraseEdges.child(of: node, label: symbols[k])
+                                                if child < 0 { continue }
+                                            }
+                                            reached(child, i, j, &next)
                                         }
                                     }
+                                    swap(&active, &next)
+                                    j += 1
                                 }
-                                swap(&active, &next)
-                                j += 1
                             }
                         }
                     }

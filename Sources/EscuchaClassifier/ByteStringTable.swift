@@ -5,19 +5,26 @@ struct ByteStringTable: Sendable {
     /// Key `i` is `keyBytes[keyStarts[i]..<keyStarts[i + 1]]`.
     private var keyStarts: [Int32] = [0]
     private var hashes: [UInt64] = []
-    /// Key index per slot, -1 when empty; the count is a power of two.
-    private var slots: [Int32] = Array(repeating: -1, count: 16)
+    /// Per slot: the key's hash in the high 32 bits and its index + 1 in the low ones, 0
+    /// when empty, so a probe reads one word before comparing bytes. The count is a power
+    /// of two.
+    private var slots: [UInt64] = Array(repeating: 0, count: 16)
 
     var count: Int { hashes.count }
+
+    static let hashSeed: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    /// One step of 64-bit FNV-1a, for callers that hash bytes as they write them.
+    @inline(__always)
+    static func hash(_ hash: UInt64, _ byte: UInt8) -> UInt64 {
+        (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+    }
 
     /// 64-bit FNV-1a: short keys (words), so a byte loop is as fast as anything wider.
     @inline(__always)
     static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
+        var hash = hashSeed
+        for byte in bytes { hash = Self.hash(hash, byte) }
         return hash
     }
 
@@ -42,40 +49,45 @@ struct ByteStringTable: Sendable {
     mutating func insert(_ text: String) -> Int32 { insert(Array(text.utf8)) }
 
     private mutating func rehash(capacity: Int) {
-        slots = Array(repeating: -1, count: capacity)
+        slots = Array(repeating: 0, count: capacity)
         for (i, hash) in hashes.enumerated() { place(Int32(i), hash: hash) }
     }
 
     private mutating func place(_ index: Int32, hash: UInt64) {
         let mask = slots.count - 1
         var slot = Int(truncatingIfNeeded: hash) & mask
-        while slots[slot] >= 0 { slot = (slot + 1) & mask }
-        slots[slot] = index
+        while slots[slot] != 0 { slot = (slot + 1) & mask }
+        slots[slot] = (hash >> 32) << 32 | UInt64(UInt32(index) + 1)
     }
 
     /// The index of `bytes`, or -1.
     func find(_ bytes: UnsafeBufferPointer<UInt8>) -> Int32 {
-        let hash = Self.hash(bytes)
-        return slots.withUnsafeBufferPointer { slots in
-            hashes.withUnsafeBufferPointer { hashes in
-                keyStarts.withUnsafeBufferPointer { starts in
-                    keyBytes.withUnsafeBufferPointer { keys in
-                        let mask = slots.count - 1
-                        var slot = Int(truncatingIfNeeded: hash) & mask
-                        while true {
-                            let index = slots[slot]
-                            if index < 0 { return -1 }
-                            if hashes[Int(index)] == hash {
-                                let start = Int(starts[Int(index)])
-                                let end = Int(starts[Int(index) + 1])
-                                if end - start == bytes.count,
-                                    bytes.isEmpty || memoryEqual(keys.baseAddress! + start, bytes.baseAddress!, bytes.count)
-                                {
-                                    return index
-                                }
+        find(bytes, hash: Self.hash(bytes))
+    }
+
+    /// The index of `bytes`, whose `hash` the caller computed, or -1.
+    @inline(__always)
+    func find(_ bytes: UnsafeBufferPointer<UInt8>, hash: UInt64) -> Int32 {
+        slots.withUnsafeBufferPointer { slots in
+            keyStarts.withUnsafeBufferPointer { starts in
+                keyBytes.withUnsafeBufferPointer { keys in
+                    let mask = slots.count - 1
+                    let tag = hash >> 32
+                    var slot = Int(truncatingIfNeeded: hash) & mask
+                    while true {
+                        let entry = slots[slot]
+                        if entry == 0 { return -1 }
+                        if entry >> 32 == tag {
+                            let index = Int(entry & 0xFFFF_FFFF) - 1
+                            let start = Int(starts[index])
+                            let end = Int(starts[index + 1])
+                            if end - start == bytes.count,
+                                bytes.isEmpty || memoryEqual(keys.baseAddress! + start, bytes.baseAddress!, bytes.count)
+                            {
+                                return Int32(index)
                             }
-                            slot = (slot + 1) & mask
                         }
+                        slot = (slot + 1) & mask
                     }
                 }
             }

@@ -34,6 +34,11 @@ public final class Classifier: Sendable {
     let entrySlotCount: [Int]
     let entryWithin: [Int]
     let entryNegatable: [Bool]
+    /// Per flag entry: a number per distinct flag (equal numbers, equal flags), its id and
+    /// its language's name, so reporting evidence copies no entry.
+    let entryFlagNumber: [Int32]
+    let entryID: [String]
+    let entryLanguageName: [String]
     /// `family.*`, which an exclusion may name instead of the flag.
     let entryFamilyWildcard: [String]
     /// Per flag any entry raises: what the result needs, looked up once here rather than
@@ -64,7 +69,7 @@ public final class Classifier: Sendable {
     let hintWeightsByIndex: [[(language: Int, weight: Double)]]
     /// Per sector: the index of its first listing (a sector listed twice is marked there).
     let sectorFirstIndex: [Int]
-    private let scratches: Mutex<[Scratch]>
+    private let scratches: Mutex<[ScratchBox]>
 
     struct FlagFacts: Sendable {
         var severity: Severity
@@ -234,6 +239,15 @@ public final class Classifier: Sendable {
         self.entrySlotCount = entries.map(\.slots.count)
         self.entryWithin = entries.map(\.within)
         self.entryNegatable = entries.map(\.negatable)
+        var flagNumbers: [FlagCode: Int32] = [:]
+        self.entryFlagNumber = entries.map { entry in
+            if let n = flagNumbers[entry.flag] { return n }
+            let n = Int32(flagNumbers.count)
+            flagNumbers[entry.flag] = n
+            return n
+        }
+        self.entryID = entries.map(\.id)
+        self.entryLanguageName = entryLanguage.map { languageNames[Int($0)] }
         self.entryFamilyWildcard = entries.map { $0.flag.family + ".*" }
         var flagFacts: [FlagCode: FlagFacts] = [:]
         for entry in entries where flagFacts[entry.flag] == nil {
@@ -313,12 +327,20 @@ public final class Classifier: Sendable {
         var excluded: [(start: Int, end: Int, exclusion: Int)] = []
         var hits: [(entry: Int32, slot: Int32, start: Int32, end: Int32, order: Int32)] = []
         var ranked: [Int] = []
+        var spans: [(start: Int, end: Int, laterStart: Int, earlierEnd: Int)] = []
+        var seen: [(flag: Int32, start: Int, end: Int)] = []
+    }
+
+    /// A scratch in the pool: handing out a reference copies none of its arrays.
+    // @unchecked: the pool hands each box to one classification at a time.
+    final class ScratchBox: @unchecked Sendable {
+        var scratch = Scratch()
     }
 
     private func withScratch<T>(_ body: (inout Scratch) -> T) -> T {
-        var scratch = scratches.withLock { $0.popLast() } ?? Scratch()
-        let result = body(&scratch)
-        scratches.withLock { [scratch] in if $0.count < 64 { $0.append(scratch) } }
+        let box = scratches.withLock { $0.popLast() } ?? ScratchBox()
+        let result = body(&box.scratch)
+        scratches.withLock { if $0.count < 64 { $0.append(box) } }
         return result
     }
 
@@ -448,7 +470,7 @@ public final class Classifier: Sendable {
         let excluded = scratch.excluded
         let hits = scratch.hits
         var evidence: [Evidence] = []
-        var seen: [(flag: FlagCode, start: Int, end: Int)] = []
+        scratch.seen.removeAll(keepingCapacity: true)
         var groupStart = 0
         while groupStart < hits.count {
             let entryIndex = Int(hits[groupStart].entry)
@@ -460,9 +482,9 @@ public final class Classifier: Sendable {
             let within = entryWithin[entryIndex]
             // Each span with the start of its later part, where a negation between the two
             // parts also counts ("the volunteer never asked me for sex").
-            var spans: [(start: Int, end: Int, laterStart: Int, earlierEnd: Int)] = []
+            scratch.spans.removeAll(keepingCapacity: true)
             if entrySlotCount[entryIndex] == 1 {
-                spans = group.map { (Int($0.start), Int($0.end), Int($0.start), Int($0.end)) }
+                for hit in group { scratch.spans.append((Int(hit.start), Int(hit.end), Int(hit.start), Int(hit.end))) }
             } else {
                 for a in group where a.slot == 0 {
                     for b in group where b.slot == 1 {
@@ -471,15 +493,16 @@ public final class Classifier: Sendable {
                         guard gap >= 0, gap <= within else { continue }
                         guard tokens[aStart].sentence == tokens[bStart].sentence else { continue }
                         let (earlier, later) = aStart <= bStart ? ((aStart, aEnd), (bStart, bEnd)) : ((bStart, bEnd), (aStart, aEnd))
-                        spans.append((earlier.0, max(aEnd, bEnd), later.0, earlier.1))
+                        scratch.spans.append((earlier.0, max(aEnd, bEnd), later.0, earlier.1))
                     }
                 }
             }
-            for span in spans {
+            let flagNumber = entryFlagNumber[entryIndex]
+            for span in scratch.spans {
                 if entryNegatable[entryIndex] {
-                    if isNegated((span.start, span.end), tokens: tokens, negations: negations) { continue }
+                    if isNegated((span.start, span.end), tokens: tokens, negations: negations, endingAfter: -1) { continue }
                     if span.laterStart != span.start,
-                        isNegated((span.laterStart, span.end), tokens: tokens, negations: negations.filter { $0.end > span.earlierEnd })
+                        isNegated((span.laterStart, span.end), tokens: tokens, negations: negations, endingAfter: span.earlierEnd)
                     { continue }
                 }
                 if !excluded.isEmpty,
@@ -487,17 +510,18 @@ public final class Classifier: Sendable {
                 {
                     continue
                 }
-                if seen.contains(where: { $0.flag == flag && $0.start == span.start && $0.end == span.end }) { continue }
-                seen.append((flag, span.start, span.end))
+                if scratch.seen.contains(where: { $0.flag == flagNumber && $0.start == span.start && $0.end == span.end }) { continue }
+                scratch.seen.append((flagNumber, span.start, span.end))
                 let start = Int(tokens[span.start].start)
                 let end = Int(tokens[span.end].end)
                 evidence.append(Evidence(
                     flag: flag, start: start, end: end,
                     text: Self.text(of: scratch.buffer.units, start, end),
-                    entry: entries[entryIndex].id, language: languageNames[Int(entryLanguage[entryIndex])]))
+                    entry: entryID[entryIndex], language: entryLanguageName[entryIndex]))
             }
         }
-        if !common.precedence.isEmpty {
+        // One piece of evidence cannot lose to itself.
+        if evidence.count > 1, !common.precedence.isEmpty {
             evidence = evidence.filter { loser in
                 !evidence.contains { winner in
                     winner.flag != loser.flag && (common.precedence[winner.flag]?.contains(loser.flag) ?? false)
@@ -508,20 +532,51 @@ public final class Classifier: Sendable {
         return evidence.sorted { ($0.start, $0.flag) < ($1.start, $1.flag) }
     }
 
-    /// `units[start..<end]` as a String; ASCII (most evidence) skips the generic UTF-16 decoder.
+    /// `units[start..<end]` as a String, transcoded here: the generic UTF-16 decoder costs
+    /// more than the rest of reporting evidence. Lone surrogates become U+FFFD, as there.
     static func text(of units: [UInt16], _ start: Int, _ end: Int) -> String {
-        let ascii = units.withUnsafeBufferPointer { units in (start..<end).allSatisfy { units[$0] < 0x80 } }
-        guard ascii else { return String(decoding: units[start..<end], as: UTF16.self) }
-        return units.withUnsafeBufferPointer { units in
-            String(unsafeUninitializedCapacity: end - start) { out in
-                for i in start..<end { out[i - start] = UInt8(truncatingIfNeeded: units[i]) }
-                return end - start
+        units.withUnsafeBufferPointer { units in
+            String(unsafeUninitializedCapacity: (end - start) * 3) { out in
+                var o = 0
+                var i = start
+                while i < end {
+                    var u = UInt32(units[i])
+                    i += 1
+                    if u < 0x80 {
+                        out[o] = UInt8(u)
+                        o += 1
+                        continue
+                    }
+                    if u < 0x800 {
+                        out[o] = UInt8(0xC0 | u >> 6)
+                        out[o + 1] = UInt8(0x80 | u & 0x3F)
+                        o += 2
+                        continue
+                    }
+                    if u & 0xFC00 == 0xD800, i < end, units[i] & 0xFC00 == 0xDC00 {
+                        let scalar = 0x10000 + ((u - 0xD800) << 10) + (UInt32(units[i]) - 0xDC00)
+                        i += 1
+                        out[o] = UInt8(0xF0 | scalar >> 18)
+                        out[o + 1] = UInt8(0x80 | (scalar >> 12) & 0x3F)
+                        out[o + 2] = UInt8(0x80 | (scalar >> 6) & 0x3F)
+                        out[o + 3] = UInt8(0x80 | scalar & 0x3F)
+                        o += 4
+                        continue
+                    }
+                    if u & 0xF800 == 0xD800 { u = 0xFFFD }
+                    out[o] = UInt8(0xE0 | u >> 12)
+                    out[o + 1] = UInt8(0x80 | (u >> 6) & 0x3F)
+                    out[o + 2] = UInt8(0x80 | u & 0x3F)
+                    o += 3
+                }
+                return o
             }
         }
     }
 
-    private func isNegated(_ span: (start: Int, end: Int), tokens: [Token], negations: [(end: Int, scope: Int)]) -> Bool {
-        for negation in negations where negation.end < span.start && span.start - negation.end <= negation.scope {
+    /// Whether a negation cue ending after token `endingAfter` negates the span.
+    private func isNegated(_ span: (start: Int, end: Int), tokens: [Token], negations: [(end: Int, scope: Int)], endingAfter: Int) -> Bool {
+        for negation in negations where negation.end > endingAfter && negation.end < span.start && span.start - negation.end <= negation.scope {
             if tokens[negation.end].clause == tokens[span.start].clause { return true }
         }
         return false

@@ -35,8 +35,11 @@ struct TextFacts: Sendable {
 struct TokenBuffer: Sendable {
     /// The message in UTF-16 (evidence offsets are UTF-16).
     var units: [UInt16] = []
-    /// Folded bytes of the words no lexicon knows.
+    /// Folded bytes of the words no lexicon knows: `text[..<textCount]`. The array only
+    /// grows (zero-filled), so the tokenizer writes parts through one pointer instead of
+    /// appending byte by byte.
     var text: [UInt8] = []
+    var textCount = 0
     var tokens: [Token] = []
     var facts = TextFacts()
     /// Opened on the first text ICU has to segment.
@@ -94,6 +97,13 @@ struct TokenBuffer: Sendable {
             }
             units.removeLast(n - written)
         }
+    }
+
+    /// Grows `text` so that `count` more bytes fit after `textCount`.
+    @inline(__always)
+    mutating func ensureText(_ count: Int) {
+        let need = textCount + count
+        if text.count < need { text.append(contentsOf: repeatElement(0, count: max(need, 2 * text.count) - text.count)) }
     }
 
     /// The folded text of a token.
@@ -171,6 +181,12 @@ struct Tokenizer: Sendable {
         return (starts, bytes)
     }()
 
+    /// The most bytes one unit below 0x180 folds to (ASCII: 1).
+    static let latinFoldMaxBytes: Int = {
+        let starts = latinFold.starts
+        return max(1, (0..<starts.count - 1).map { Int(starts[$0 + 1] - starts[$0]) }.max() ?? 1)
+    }()
+
     /// Adds a known word (already folded) and returns its number.
     @discardableResult
     mutating func addWord(_ word: String) -> Int32 {
@@ -201,7 +217,9 @@ struct Tokenizer: Sendable {
     /// Tokenizes `buffer.units` into `buffer.tokens`.
     func tokenize(_ buffer: inout TokenBuffer) {
         buffer.tokens.removeAll(keepingCapacity: true)
-        buffer.text.removeAll(keepingCapacity: true)
+        buffer.textCount = 0
+        // Table-folded parts never need more than this; ICU-folded ones grow the array.
+        buffer.ensureText(buffer.units.count * Self.latinFoldMaxBytes)
         buffer.facts.reset()
         var state = State()
         let units = buffer.units
@@ -308,39 +326,55 @@ struct Tokenizer: Sendable {
     }
 
     private func appendPart(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, state: State, buffer: inout TokenBuffer) {
-        let textStart = buffer.text.count
-        var ascii = true
-        var latin = true
-        for i in start..<end where units[i] >= 0x80 {
-            ascii = false
-            if units[i] >= 0x180 {
-                latin = false
-                break
-            }
-        }
+        let textStart = buffer.textCount
+        var maxUnit: UInt16 = 0
+        for i in start..<end where units[i] > maxUnit { maxUnit = units[i] }
         let textEnd: Int
-        if ascii {
-            textEnd = Self.appendASCII(units, start, end, to: &buffer.text)
+        let hash: UInt64
+        if maxUnit < 0x80 {
+            // `tokenize` sized `text` for every unit of the message.
+            (textEnd, hash) = buffer.text.withUnsafeMutableBufferPointer { Self.writeASCII(units, start, end, to: $0, at: textStart) }
         } else {
-            if latin {
+            if maxUnit < 0x180 {
                 for i in start..<end {
-                    let unit = Int(units[i])
-                    let hint = hintIndex[unit]
+                    let hint = hintIndex[Int(units[i])]
                     if hint >= 0 { buffer.facts.letterHints[Int(hint)] += 1 }
-                    for k in Int(foldStarts[unit])..<Int(foldStarts[unit + 1]) { buffer.text.append(foldBytes[k]) }
+                }
+                let starts = foldStarts
+                let bytes = foldBytes
+                buffer.textCount = buffer.text.withUnsafeMutableBufferPointer { out in
+                    var o = textStart
+                    for i in start..<end {
+                        let unit = Int(units[i])
+                        for k in Int(starts[unit])..<Int(starts[unit + 1]) {
+                            out[o] = bytes[k]
+                            o += 1
+                        }
+                    }
+                    return o
                 }
             } else {
                 let slice = UnsafeBufferPointer(rebasing: units[start..<end])
                 noteScriptsAndHints(slice, facts: &buffer.facts)
                 let folded = ICUText.foldForMatching(slice)
-                buffer.text.append(contentsOf: String(decoding: folded, as: UTF16.self).utf8)
+                var string = String(decoding: folded, as: UTF16.self)
+                string.withUTF8 { utf8 in
+                    buffer.ensureText(utf8.count)
+                    buffer.text.withUnsafeMutableBufferPointer { out in
+                        for (k, byte) in utf8.enumerated() { out[textStart + k] = byte }
+                    }
+                    buffer.textCount = textStart + utf8.count
+                }
             }
-            textEnd = Self.squashAndDeleet(&buffer.text, from: textStart)
+            let count = buffer.textCount
+            textEnd = buffer.text.withUnsafeMutableBufferPointer { Self.squashAndDeleet($0, from: textStart, to: count) }
+            hash = buffer.text.withUnsafeBufferPointer { ByteStringTable.hash(UnsafeBufferPointer(rebasing: $0[textStart..<textEnd])) }
         }
+        buffer.textCount = textEnd
         if textEnd == textStart { return }
-        let word = buffer.text.withUnsafeBufferPointer { words.find(UnsafeBufferPointer(rebasing: $0[textStart..<textEnd])) }
+        let word = buffer.text.withUnsafeBufferPointer { words.find(UnsafeBufferPointer(rebasing: $0[textStart..<textEnd]), hash: hash) }
         if word >= 0, expansionCount[Int(word)] >= 0 {
-            buffer.text.removeSubrange(textStart...)
+            buffer.textCount = textStart
             let first = Int(expansionStart[Int(word)])
             for k in first..<first + Int(expansionCount[Int(word)]) {
                 buffer.tokens.append(Token(
@@ -355,9 +389,10 @@ struct Tokenizer: Sendable {
     }
 
     /// Folds an ASCII word (lower case), reads digits as letters and squashes repeated
-    /// letters in one pass, as `squashAndDeleet` would after folding; appends the result
-    /// to `text` and returns its new end.
-    static func appendASCII(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, to text: inout [UInt8]) -> Int {
+    /// letters in one pass, as `squashAndDeleet` would after folding; writes the result to
+    /// `out[at...]` and returns its end and its `ByteStringTable` hash.
+    @inline(__always)
+    static func writeASCII(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, to out: UnsafeMutableBufferPointer<UInt8>, at base: Int) -> (end: Int, hash: UInt64) {
         @inline(__always) func lower(_ unit: UInt16) -> UInt8 {
             let b = UInt8(truncatingIfNeeded: unit)
             return b >= 0x41 && b <= 0x5A ? b + 32 : b
@@ -369,19 +404,24 @@ struct Tokenizer: Sendable {
             if b >= 0x30 && b <= 0x39 { hasDigit = true } else if b >= 0x61 && b <= 0x7A { hasLetter = true }
         }
         let deleet = hasDigit && hasLetter
+        var hash = ByteStringTable.hashSeed
+        var o = base
+        for i in start..<end {
+            var b = lower(units[i])
+            if deleet { b = Self.letter(forDigit: b) }
+            if b >= 0x61 && b <= 0x7A, o > base, out[o - 1] == b { continue }
+            out[o] = b
+            o += 1
+            hash = ByteStringTable.hash(hash, b)
+        }
+        return (o, hash)
+    }
+
+    /// `writeASCII` appending to an array; returns the array's new end.
+    static func appendASCII(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, to text: inout [UInt8]) -> Int {
         let base = text.count
         text.append(contentsOf: repeatElement(0, count: end - start))
-        let written = text.withUnsafeMutableBufferPointer { out -> Int in
-            var o = base
-            for i in start..<end {
-                var b = lower(units[i])
-                if deleet { b = Self.letter(forDigit: b) }
-                if b >= 0x61 && b <= 0x7A, o > base, out[o - 1] == b { continue }
-                out[o] = b
-                o += 1
-            }
-            return o
-        }
+        let written = text.withUnsafeMutableBufferPointer { writeASCII(units, start, end, to: $0, at: base).end }
         text.removeLast(text.count - written)
         return written
     }
@@ -410,14 +450,22 @@ struct Tokenizer: Sendable {
     /// Squashes runs of a repeated letter and reads digits inside words as letters, in
     /// place on `bytes[start...]`; returns the new end (the bytes after it are removed).
     static func squashAndDeleet(_ bytes: inout [UInt8], from start: Int) -> Int {
+        let count = bytes.count
+        let out = bytes.withUnsafeMutableBufferPointer { squashAndDeleet($0, from: start, to: count) }
+        bytes.removeSubrange(out...)
+        return out
+    }
+
+    /// `squashAndDeleet` on `bytes[start..<end]`; returns the new end.
+    static func squashAndDeleet(_ bytes: UnsafeMutableBufferPointer<UInt8>, from start: Int, to end: Int) -> Int {
         var hasDigit = false
         var hasLetter = false
-        for i in start..<bytes.count {
+        for i in start..<end {
             let b = bytes[i]
             if b >= 0x30 && b <= 0x39 { hasDigit = true } else if b >= 0x61 && b <= 0x7A || b >= 0x80 { hasLetter = true }
         }
         var out = start
-        for i in start..<bytes.count {
+        for i in start..<end {
             var b = bytes[i]
             if hasDigit && hasLetter { b = letter(forDigit: b) }
             let isLetter = (b >= 0x61 && b <= 0x7A)
@@ -425,7 +473,6 @@ struct Tokenizer: Sendable {
             bytes[out] = b
             out += 1
         }
-        bytes.removeSubrange(out...)
         return out
     }
 

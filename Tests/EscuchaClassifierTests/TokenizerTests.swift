@@ -99,6 +99,48 @@ import Testing
         units[segment[0]..<segment[1]].allSatisfy { $0 == 0x20 }
     }
 
+    /// The tokenizer's tokens against the plain definition: each word segment split at
+    /// apostrophes, each part folded by ICU as a whole, squashed, looked up, abbreviations
+    /// expanded. Covers the ASCII, table-folded and ICU paths and the word table together.
+    @Test func tokensMatchFoldingEachPartByICU() {
+        let alphabet: [String] = [
+            "a", "A", "b", "l", "L", "o", "x", "q", "e", "é", "Ñ", "ç", "ŉ", "İ", "ß", "0", "1", "3", "4", "'", "’", "ʼ", "`", ".", ",",
+            " ", " ", " ", "\n", "-", "?", "🙏", "\u{301}", "ж", "Ж", "你", "ﬁ", "①", "ǅ", "Ω", "م",
+        ]
+        var tokenizer = Tokenizer()
+        tokenizer.addAbbreviation("xq", expansion: ["porque"])
+        tokenizer.addAbbreviation("q", expansion: ["que"])
+        for word in ["a", "la", "lo", "ola", "ex", "exe", "ae", "ж", "fi", "1", "oxo", "alalalalal", "aaaaaaaaab"] { tokenizer.addWord(word) }
+        var buffer = TokenBuffer()
+        var random = SystemRandomNumberGenerator()
+        var mismatches: [String] = []
+        for _ in 0..<20000 {
+            let text = (0..<Int.random(in: 1...16, using: &random)).map { _ in alphabet.randomElement(using: &random)! }.joined()
+            tokenizer.tokenize(text, into: &buffer)
+            let got = buffer.tokens.map { [String($0.start), String($0.end), String($0.word), buffer.string(of: $0, words: tokenizer.words)] }
+            var expected: [[String]] = []
+            tokenizer.forEachSegment(buffer) { start, end, isWord in
+                guard isWord else { return }
+                var partStart = start
+                for i in start...end where i == end || [0x27, 0x2019, 0x02BC, 0x60].contains(buffer.units[i]) {
+                    defer { partStart = i + 1 }
+                    guard i > partStart else { continue }
+                    let folded = buffer.units[partStart..<i].withUnsafeBufferPointer { ICUText.foldForMatching($0) }
+                    let bytes = Tokenizer.squashAndDeleet(Array(String(decoding: folded, as: UTF16.self).utf8))
+                    if bytes.isEmpty { continue }
+                    let word = tokenizer.words.find(String(decoding: bytes, as: UTF8.self))
+                    let expansion = ["xq": ["porque"], "q": ["que"]][String(decoding: bytes, as: UTF8.self)]
+                    for part in expansion ?? [String(decoding: bytes, as: UTF8.self)] {
+                        let id = expansion == nil ? word : tokenizer.words.find(part)
+                        expected.append([String(partStart), String(i), String(id), part])
+                    }
+                }
+            }
+            if got != expected, mismatches.count < 5 { mismatches.append(text) }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches)")
+    }
+
     @Test func latinFoldingMatchesICUFolding() {
         let tokenizer = Tokenizer()
         var buffer = TokenBuffer()
