@@ -138,6 +138,33 @@ struct Automaton: Sendable {
         Array(word.utf8).withUnsafeBufferPointer { prefixSymbols(of: $0, into: &out) }
     }
 
+    /// A token's first step from the root: appends to `items`, after its symbols
+    /// `items[start...]`, the root's children it reaches that have children (they stay
+    /// active), then the patterns it completes, both in symbol order. Returns their counts.
+    func appendRootStep(to items: inout [Int32], symbolsFrom start: Int) -> (active: Int, patterns: Int) {
+        let end = items.count
+        for k in start..<end {
+            let child = rootChild[Int(items[k])]
+            if child >= 0, phraseNodes[Int(child)].hasChildren { items.append(child) }
+        }
+        let active = items.count - end
+        for k in start..<end {
+            let child = rootChild[Int(items[k])]
+            if child < 0 { continue }
+            let info = phraseNodes[Int(child)]
+            items += phrasePatternItems[Int(info.patternStart)..<Int(info.patternEnd)]
+        }
+        return (active, items.count - end - active)
+    }
+
+    /// A token's symbols and first step (`appendRootStep`) in a list of items.
+    struct TokenStep: Sendable {
+        var start: Int32
+        var symbols: Int32
+        var active: Int32
+        var patterns: Int32
+    }
+
     /// Appends the prefix symbols of a word.
     func prefixSymbols(of bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
         var node: Int32 = 0
@@ -150,53 +177,52 @@ struct Automaton: Sendable {
         }
     }
 
-    /// Every occurrence of every pattern, given each token's symbols
-    /// (`symbols[symbolStarts[i]..<symbolStarts[i + 1]]` for token `i`), into `found`.
-    func matches(tokenCount: Int, symbolStarts: [Int32], symbols: [Int32], active: inout [Int32], next: inout [Int32], into found: inout [Match]) {
+    /// Every occurrence of every pattern, given each token's symbols and first step
+    /// (`steps[i]` for token `i`, its lists in `items`), into `found`.
+    func matches(steps: [TokenStep], items: [Int32], active: inout [Int32], next: inout [Int32], into found: inout [Match]) {
         found.removeAll(keepingCapacity: true)
-        symbolStarts.withUnsafeBufferPointer { starts in
-            symbols.withUnsafeBufferPointer { symbols in
-                rootChild.withUnsafeBufferPointer { rootChild in
-                    phraseNodes.withUnsafeBufferPointer { nodes in
-                        phrasePatternItems.withUnsafeBufferPointer { patterns in
-                            @inline(__always) func reached(_ child: Int32, _ i: Int, _ j: Int, _ next: inout [Int32]) {
-                                let info = nodes[Int(child)]
-                                // Only nodes with children stay active.
-                                if info.hasChildren { next.append(child) }
-                                for p in Int(info.patternStart)..<Int(info.patternEnd) {
-                                    found.append(Match(pattern: patterns[p], start: Int32(i), end: Int32(j)))
-                                }
+        let tokenCount = steps.count
+        steps.withUnsafeBufferPointer { steps in
+            items.withUnsafeBufferPointer { items in
+                phraseNodes.withUnsafeBufferPointer { nodes in
+                    phrasePatternItems.withUnsafeBufferPointer { patterns in
+                        for i in 0..<tokenCount where steps[i].symbols > 0 {
+                            let step = steps[i]
+                            let activeStart = Int(step.start + step.symbols)
+                            let patternStart = activeStart + Int(step.active)
+                            for p in patternStart..<patternStart + Int(step.patterns) {
+                                found.append(Match(pattern: items[p], start: Int32(i), end: Int32(i)))
                             }
-                            for i in 0..<tokenCount where starts[i] < starts[i + 1] {
-                                // The first step, from the root.
-                                active.removeAll(keepingCapacity: true)
-                                for k in Int(starts[i])..<Int(starts[i + 1]) {
-                                    let child = rootChild[Int(symbols[k])]
-                                    if child >= 0 { reached(child, i, i, &active) }
-                                }
-                                var j = i + 1
-                                while !active.isEmpty, j < tokenCount, j - i < longestPattern {
-                                    next.removeAll(keepingCapacity: true)
-                                    let from = Int(starts[j])
-                                    let to = Int(starts[j + 1])
-                                    if from == to { break }
-                                    for node in active {
-                                        let info = nodes[Int(node)]
-                                        for k in from..<to {
-                                            let child: Int32
-                                            if info.label >= 0 {
-                                                if info.label != symbols[k] { continue }
-                                                child = info.child
-                                            } else {
-                                                child = phraseEdges.child(of: node, label: symbols[k])
-                                                if child < 0 { continue }
-                                            }
-                                            reached(child, i, j, &next)
+                            if step.active == 0 { continue }
+                            active.removeAll(keepingCapacity: true)
+                            active += items[activeStart..<patternStart]
+                            var j = i + 1
+                            while !active.isEmpty, j < tokenCount, j - i < longestPattern {
+                                next.removeAll(keepingCapacity: true)
+                                let from = Int(steps[j].start)
+                                let to = from + Int(steps[j].symbols)
+                                if from == to { break }
+                                for node in active {
+                                    let info = nodes[Int(node)]
+                                    for k in from..<to {
+                                        let child: Int32
+                                        if info.label >= 0 {
+                                            if info.label != items[k] { continue }
+                                            child = info.child
+                                        } else {
+                                            child = phraseEdges.child(of: node, label: items[k])
+                                            if child < 0 { continue }
+                                        }
+                                        let reached = nodes[Int(child)]
+                                        // Only nodes with children stay active.
+                                        if reached.hasChildren { next.append(child) }
+                                        for p in Int(reached.patternStart)..<Int(reached.patternEnd) {
+                                            found.append(Match(pattern: patterns[p], start: Int32(i), end: Int32(j)))
                                         }
                                     }
-                                    swap(&active, &next)
-                                    j += 1
                                 }
+                                swap(&active, &next)
+                                j += 1
                             }
                         }
                     }

@@ -5,10 +5,27 @@ struct ByteStringTable: Sendable {
     /// Key `i` is `keyBytes[keyStarts[i]..<keyStarts[i + 1]]`.
     private var keyStarts: [Int32] = [0]
     private var hashes: [UInt64] = []
-    /// Per slot: the key's hash in the high 32 bits and its index + 1 in the low ones, 0
-    /// when empty, so a probe reads one word before comparing bytes. The count is a power
-    /// of two.
-    private var slots: [UInt64] = Array(repeating: 0, count: 16)
+    private var marked: [Bool] = []
+    /// The count is a power of two.
+    private var slots: [Slot] = Array(repeating: .empty, count: 16)
+
+    /// A key's first eight bytes, length, index and mark side by side: a lookup of a word
+    /// of up to eight bytes reads one cache line, not a slot, an offset and the bytes.
+    private struct Slot: Sendable {
+        var head: UInt64
+        var length: UInt32
+        /// The key's index + 1 (0: empty), with the mark in the top bit.
+        var tag: UInt32
+
+        static let empty = Slot(head: 0, length: 0, tag: 0)
+        static let markBit: UInt32 = 1 << 31
+    }
+
+    /// A lookup's answer: the key's index (-1 when absent) and whether it is marked.
+    struct Found {
+        var index: Int32
+        var isMarked: Bool
+    }
 
     var count: Int { hashes.count }
 
@@ -28,9 +45,18 @@ struct ByteStringTable: Sendable {
         return hash
     }
 
+    /// Up to the first eight bytes, little-endian, zero-padded.
+    @inline(__always)
+    private static func head(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var head: UInt64 = 0
+        for k in 0..<min(bytes.count, 8) { head |= UInt64(bytes[k]) << (8 * UInt64(k)) }
+        return head
+    }
+
     /// The index of `bytes`, adding them when new.
     @discardableResult
     mutating func insert(_ bytes: [UInt8]) -> Int32 {
+        precondition(bytes.count < Int(Slot.markBit), "a key of \(bytes.count) bytes")
         let existing = bytes.withUnsafeBufferPointer { find($0) }
         if existing >= 0 { return existing }
         let index = Int32(hashes.count)
@@ -38,6 +64,7 @@ struct ByteStringTable: Sendable {
         keyStarts.append(Int32(keyBytes.count))
         let hash = bytes.withUnsafeBufferPointer { Self.hash($0) }
         hashes.append(hash)
+        marked.append(false)
         if hashes.count * 2 > slots.count {
             rehash(capacity: slots.count * 2)
         } else {
@@ -48,49 +75,59 @@ struct ByteStringTable: Sendable {
 
     mutating func insert(_ text: String) -> Int32 { insert(Array(text.utf8)) }
 
+    /// Marks key `index`: lookups report it (the tokenizer marks abbreviations).
+    mutating func mark(_ index: Int32) {
+        marked[Int(index)] = true
+        let mask = slots.count - 1
+        var slot = Int(truncatingIfNeeded: hashes[Int(index)]) & mask
+        while slots[slot].tag & ~Slot.markBit != UInt32(index) + 1 { slot = (slot + 1) & mask }
+        slots[slot].tag |= Slot.markBit
+    }
+
     private mutating func rehash(capacity: Int) {
-        slots = Array(repeating: 0, count: capacity)
+        slots = Array(repeating: .empty, count: capacity)
         for (i, hash) in hashes.enumerated() { place(Int32(i), hash: hash) }
     }
 
     private mutating func place(_ index: Int32, hash: UInt64) {
         let mask = slots.count - 1
         var slot = Int(truncatingIfNeeded: hash) & mask
-        while slots[slot] != 0 { slot = (slot + 1) & mask }
-        slots[slot] = (hash >> 32) << 32 | UInt64(UInt32(index) + 1)
+        while slots[slot].tag != 0 { slot = (slot + 1) & mask }
+        let range = Int(keyStarts[Int(index)])..<Int(keyStarts[Int(index) + 1])
+        let head = keyBytes[range].withUnsafeBufferPointer { Self.head($0) }
+        slots[slot] = Slot(head: head, length: UInt32(range.count), tag: (UInt32(index) + 1) | (marked[Int(index)] ? Slot.markBit : 0))
     }
 
     /// The index of `bytes`, or -1.
     func find(_ bytes: UnsafeBufferPointer<UInt8>) -> Int32 {
-        find(bytes, hash: Self.hash(bytes))
+        find(bytes, hash: Self.hash(bytes)).index
     }
 
-    /// The index of `bytes`, whose `hash` the caller computed, or -1.
+    /// The index of `bytes`, whose `hash` the caller computed, and its mark.
     @inline(__always)
-    func find(_ bytes: UnsafeBufferPointer<UInt8>, hash: UInt64) -> Int32 {
+    func find(_ bytes: UnsafeBufferPointer<UInt8>, hash: UInt64) -> Found {
         slots.withUnsafeBufferPointer { slots in
-            keyStarts.withUnsafeBufferPointer { starts in
-                keyBytes.withUnsafeBufferPointer { keys in
-                    let mask = slots.count - 1
-                    let tag = hash >> 32
-                    var slot = Int(truncatingIfNeeded: hash) & mask
-                    while true {
-                        let entry = slots[slot]
-                        if entry == 0 { return -1 }
-                        if entry >> 32 == tag {
-                            let index = Int(entry & 0xFFFF_FFFF) - 1
-                            let start = Int(starts[index])
-                            let end = Int(starts[index + 1])
-                            if end - start == bytes.count,
-                                bytes.isEmpty || memoryEqual(keys.baseAddress! + start, bytes.baseAddress!, bytes.count)
-                            {
-                                return Int32(index)
-                            }
-                        }
-                        slot = (slot + 1) & mask
-                    }
+            let mask = slots.count - 1
+            let head = Self.head(bytes)
+            var slot = Int(truncatingIfNeeded: hash) & mask
+            while true {
+                let entry = slots[slot]
+                if entry.tag == 0 { return Found(index: -1, isMarked: false) }
+                if entry.head == head, Int(entry.length) == bytes.count {
+                    let index = Int(entry.tag & ~Slot.markBit) - 1
+                    if bytes.count <= 8 || tailEqual(index, bytes) { return Found(index: Int32(index), isMarked: entry.tag & Slot.markBit != 0) }
                 }
+                slot = (slot + 1) & mask
             }
+        }
+    }
+
+    /// Whether key `index` (as long as `bytes`) has the same bytes after the eighth.
+    private func tailEqual(_ index: Int, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        keyBytes.withUnsafeBufferPointer { keys in
+            let start = Int(keyStarts[index])
+            for k in 8..<bytes.count where keys[start + k] != bytes[k] { return false }
+            return true
         }
     }
 
@@ -104,10 +141,4 @@ struct ByteStringTable: Sendable {
     }
 
     func string(_ index: Int32) -> String { String(decoding: bytes(index), as: UTF8.self) }
-}
-
-@inline(__always)
-private func memoryEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ count: Int) -> Bool {
-    for i in 0..<count where a[i] != b[i] { return false }
-    return true
 }

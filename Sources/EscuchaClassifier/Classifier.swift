@@ -58,12 +58,12 @@ public final class Classifier: Sendable {
     /// Types in the order that breaks ties, as indexes in `taxonomy.types`.
     let typeOrder: [Int]
     // Per word of the tokenizer's table.
-    /// The automaton symbols a known word matches.
-    let wordSymbols: FlatLists<Int32>
+    /// What matching and language detection read of a word, in one record and one run of
+    /// `wordItems`, so a token costs one or two cache misses instead of one per table.
+    let wordFacts: [WordFacts]
+    let wordItems: [Int32]
     /// The languages whose function word it is (indexes in `languageNames`).
     let wordLanguages: FlatLists<Int32>
-    /// 1 / the number of those languages: the share of the word's vote each gets.
-    let wordLanguageShare: [Double]
     let wordIsConditional: [Bool]
     /// Per hint character: (language index, weight).
     let hintWeightsByIndex: [[(language: Int, weight: Double)]]
@@ -76,6 +76,17 @@ public final class Classifier: Sendable {
         var restricted: Bool
         /// Indexes in `taxonomy.sectors` of the sectors the flag implies.
         var sectors: [Int]
+    }
+
+    /// `wordItems[start...]` holds the word's automaton symbols, its first step
+    /// (`Automaton.appendRootStep`: active nodes, then patterns) and the languages whose
+    /// function word it is.
+    struct WordFacts: Sendable {
+        var start: Int32
+        var symbols: UInt16
+        var active: UInt16
+        var patterns: UInt16
+        var languages: UInt16
     }
 
     struct EntrySlot: Sendable {
@@ -217,15 +228,23 @@ public final class Classifier: Sendable {
         for word in automaton.exactWords.sorted() { tokenizer.addWord(word) }
         for word in functionWords.keys.sorted() { tokenizer.addWord(word) }
         for word in common.conditionalWords.sorted() { tokenizer.addWord(word) }
-        var wordSymbols: [[Int32]] = []
+        var wordFacts: [WordFacts] = []
+        var wordItems: [Int32] = []
         var wordLanguages: [[Int32]] = []
         var wordIsConditional: [Bool] = []
         for index in 0..<Int32(tokenizer.words.count) {
             let word = tokenizer.words.string(index)
             var symbols: [Int32] = []
             automaton.symbols(of: word, into: &symbols)
-            wordSymbols.append(symbols)
-            wordLanguages.append(functionWords[word] ?? [])
+            let start = wordItems.count
+            wordItems += symbols
+            let (active, patterns) = automaton.appendRootStep(to: &wordItems, symbolsFrom: start)
+            let languages = functionWords[word] ?? []
+            wordItems += languages
+            precondition([symbols.count, active, patterns, languages.count].allSatisfy { $0 <= Int(UInt16.max) }, "the word '\(word)' has too many symbols, patterns or languages")
+            wordFacts.append(WordFacts(
+                start: Int32(start), symbols: UInt16(symbols.count), active: UInt16(active), patterns: UInt16(patterns), languages: UInt16(languages.count)))
+            wordLanguages.append(languages)
             wordIsConditional.append(common.conditionalWords.contains(word))
         }
 
@@ -266,9 +285,9 @@ public final class Classifier: Sendable {
         self.placeByPattern = FlatLists(placeByPattern)
         self.typeQuestionMarkWeight = typeQuestionMark
         self.typeOrder = (typePriority.isEmpty ? taxonomy.types : typePriority).compactMap { taxonomy.types.firstIndex(of: $0) }
-        self.wordSymbols = FlatLists(wordSymbols)
+        self.wordFacts = wordFacts
+        self.wordItems = wordItems
         self.wordLanguages = FlatLists(wordLanguages)
-        self.wordLanguageShare = wordLanguages.map { $0.isEmpty ? 0 : 1.0 / Double($0.count) }
         self.wordIsConditional = wordIsConditional
         self.hintWeightsByIndex = hintWeightsByIndex
         self.sectorFirstIndex = taxonomy.sectors.map { taxonomy.sectors.firstIndex(of: $0)! }
@@ -312,8 +331,8 @@ public final class Classifier: Sendable {
     /// result. Passed `inout`, so the hot loops pay no dynamic exclusivity checks.
     struct Scratch: Sendable {
         var buffer = TokenBuffer()
-        var symbolStarts: [Int32] = []
-        var symbols: [Int32] = []
+        var steps: [Automaton.TokenStep] = []
+        var items: [Int32] = []
         var active: [Int32] = []
         var next: [Int32] = []
         var matches: [Automaton.Match] = []
@@ -412,27 +431,30 @@ public final class Classifier: Sendable {
             classifierVersion: version)
     }
 
-    /// The symbols of every token, then every pattern occurrence, into the scratch.
+    /// The symbols and first step of every token, then every pattern occurrence, into the scratch.
     private func findMatches(_ scratch: inout Scratch) {
         let text = scratch.buffer.text
         let tokens = scratch.buffer.tokens
-        scratch.symbolStarts.removeAll(keepingCapacity: true)
-        scratch.symbols.removeAll(keepingCapacity: true)
-        scratch.symbolStarts.append(0)
+        scratch.steps.removeAll(keepingCapacity: true)
+        scratch.items.removeAll(keepingCapacity: true)
         text.withUnsafeBufferPointer { text in
             for token in tokens {
+                let start = scratch.items.count
                 if token.word >= 0 {
-                    wordSymbols.forEach(Int(token.word)) { scratch.symbols.append($0) }
+                    let facts = wordFacts[Int(token.word)]
+                    let from = Int(facts.start)
+                    scratch.items += wordItems[from..<from + Int(facts.symbols) + Int(facts.active) + Int(facts.patterns)]
+                    scratch.steps.append(.init(start: Int32(start), symbols: Int32(facts.symbols), active: Int32(facts.active), patterns: Int32(facts.patterns)))
                 } else {
                     // Unknown words have no exact symbol, only perhaps prefix ones.
-                    automaton.prefixSymbols(of: UnsafeBufferPointer(rebasing: text[Int(token.textStart)..<Int(token.textEnd)]), into: &scratch.symbols)
+                    automaton.prefixSymbols(of: UnsafeBufferPointer(rebasing: text[Int(token.textStart)..<Int(token.textEnd)]), into: &scratch.items)
+                    let symbols = scratch.items.count - start
+                    let (active, patterns) = symbols == 0 ? (0, 0) : automaton.appendRootStep(to: &scratch.items, symbolsFrom: start)
+                    scratch.steps.append(.init(start: Int32(start), symbols: Int32(symbols), active: Int32(active), patterns: Int32(patterns)))
                 }
-                scratch.symbolStarts.append(Int32(scratch.symbols.count))
             }
         }
-        automaton.matches(
-            tokenCount: tokens.count, symbolStarts: scratch.symbolStarts, symbols: scratch.symbols,
-            active: &scratch.active, next: &scratch.next, into: &scratch.matches)
+        automaton.matches(steps: scratch.steps, items: scratch.items, active: &scratch.active, next: &scratch.next, into: &scratch.matches)
     }
 
     // MARK: - Flags
@@ -667,10 +689,12 @@ public final class Classifier: Sendable {
         }
         var anyScore = false
         for token in scratch.buffer.tokens where token.word >= 0 {
-            let word = Int(token.word)
-            if wordLanguages.isEmpty(word) { continue }
-            let share = wordLanguageShare[word]
-            wordLanguages.forEach(word) { scratch.languageScores[Int($0)] += share }
+            let facts = wordFacts[Int(token.word)]
+            if facts.languages == 0 { continue }
+            // 1 / the number of languages: the share of the word's vote each gets.
+            let share = 1.0 / Double(facts.languages)
+            let from = Int(facts.start) + Int(facts.symbols) + Int(facts.active) + Int(facts.patterns)
+            for k in from..<from + Int(facts.languages) { scratch.languageScores[Int(wordItems[k])] += share }
             anyScore = true
         }
         for (hint, letterCount) in scratch.buffer.facts.letterHints.enumerated() where letterCount > 0 {

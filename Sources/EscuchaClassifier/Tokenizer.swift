@@ -203,6 +203,7 @@ struct Tokenizer: Sendable {
         let index = addWord(from)
         if expansionCount[Int(index)] >= 0 { return }
         let parts = expansion.map { addWord($0) }
+        words.mark(index)
         expansionStart[Int(index)] = Int32(expansionWords.count)
         expansionCount[Int(index)] = Int32(parts.count)
         expansionWords += parts
@@ -372,8 +373,10 @@ struct Tokenizer: Sendable {
         }
         buffer.textCount = textEnd
         if textEnd == textStart { return }
-        let word = buffer.text.withUnsafeBufferPointer { words.find(UnsafeBufferPointer(rebasing: $0[textStart..<textEnd]), hash: hash) }
-        if word >= 0, expansionCount[Int(word)] >= 0 {
+        let found = buffer.text.withUnsafeBufferPointer { words.find(UnsafeBufferPointer(rebasing: $0[textStart..<textEnd]), hash: hash) }
+        let word = found.index
+        // Abbreviations are marked in the table, so other words read no expansion list.
+        if found.isMarked {
             buffer.textCount = textStart
             let first = Int(expansionStart[Int(word)])
             for k in first..<first + Int(expansionCount[Int(word)]) {

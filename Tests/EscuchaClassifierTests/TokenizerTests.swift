@@ -189,6 +189,20 @@ import Testing
         #expect(table.find("w1000") == -1)
         #expect(table.find("b") == -1)
     }
+
+    /// Keys that share their first eight bytes (kept in the slot) differ by the rest.
+    @Test func tellsLongKeysApartAndReportsMarks() {
+        var table = ByteStringTable()
+        let words = ["abcdefgh", "abcdefghi", "abcdefghj", "abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyy", "abcdefg", "abcdefgh\0"]
+        for word in words { table.insert(word) }
+        table.mark(2)
+        for (i, word) in words.enumerated() {
+            let found = Array(word.utf8).withUnsafeBufferPointer { table.find($0, hash: ByteStringTable.hash($0)) }
+            #expect(found.index == Int32(i), "\(word)")
+            #expect(found.isMarked == (i == 2), "\(word)")
+        }
+        for word in ["abcdefghk", "abcdefghijklmnopqrstuvwxyz0", "abcdefgi", "abcdef", "abcdefg\0"] { #expect(table.find(word) == -1, "\(word)") }
+    }
 }
 
 @Suite struct EdgeTableTests {
