@@ -43,6 +43,9 @@ struct Automaton: Sendable {
     /// What a matching step reads of a phrase node, side by side so it touches one cache
     /// line: most nodes have at most one child, which then needs no hash probe.
     struct PhraseNode: Sendable {
+        /// With several children: a bit per label modulo 64, so most labels that lead
+        /// nowhere cost no probe of `phraseEdges`.
+        var labelBits: UInt64
         /// The only child's label; -1 without children; -2 with several (in `phraseEdges`).
         var label: Int32
         var child: Int32
@@ -50,6 +53,9 @@ struct Automaton: Sendable {
         var patternEnd: Int32
 
         var hasChildren: Bool { label != -1 }
+
+        @inline(__always)
+        static func labelBit(_ label: Int32) -> UInt64 { 1 << (UInt64(truncatingIfNeeded: label) & 63) }
     }
 
     /// Adds a pattern (a sequence of word patterns) and returns its id; the same sequence
@@ -116,7 +122,7 @@ struct Automaton: Sendable {
         phraseNodes = []
         phrasePatternItems = []
         for (node, children) in phraseChildren.enumerated() {
-            var info = PhraseNode(label: -1, child: -1, patternStart: Int32(phrasePatternItems.count), patternEnd: 0)
+            var info = PhraseNode(labelBits: 0, label: -1, child: -1, patternStart: Int32(phrasePatternItems.count), patternEnd: 0)
             phrasePatternItems += phrasePatterns[node]
             info.patternEnd = Int32(phrasePatternItems.count)
             if children.count == 1, let (symbol, child) = children.first {
@@ -124,7 +130,10 @@ struct Automaton: Sendable {
                 info.child = child
             } else if children.count > 1 {
                 info.label = -2
-                for (symbol, child) in children { phraseEdges.insert(node: Int32(node), label: symbol, child: child) }
+                for (symbol, child) in children {
+                    phraseEdges.insert(node: Int32(node), label: symbol, child: child)
+                    info.labelBits |= PhraseNode.labelBit(symbol)
+                }
             }
             phraseNodes.append(info)
         }
@@ -179,13 +188,18 @@ struct Automaton: Sendable {
 
     /// Every occurrence of every pattern, given each token's symbols and first step
     /// (`steps[i]` for token `i`, its lists in `items`), into `found`.
-    func matches(steps: [TokenStep], items: [Int32], active: inout [Int32], next: inout [Int32], into found: inout [Match]) {
+    ///
+    /// The walk from a token keeps its active nodes in `frontier`, step after step
+    /// (`frontier[lo..<hi]` is the current step), written through a pointer; a walk that
+    /// outgrows it doubles it and starts that token over.
+    func matches(steps: [TokenStep], items: [Int32], frontier: inout [Int32], into found: inout [Match]) {
         found.removeAll(keepingCapacity: true)
-        let tokenCount = steps.count
+        if frontier.count < 256 { frontier = Array(repeating: 0, count: 256) }
         steps.withUnsafeBufferPointer { steps in
             items.withUnsafeBufferPointer { items in
                 phraseNodes.withUnsafeBufferPointer { nodes in
                     phrasePatternItems.withUnsafeBufferPointer { patterns in
+                        let tokenCount = steps.count
                         for i in 0..<tokenCount where steps[i].symbols > 0 {
                             let step = steps[i]
                             let activeStart = Int(step.start + step.symbols)
@@ -194,35 +208,57 @@ struct Automaton: Sendable {
                                 found.append(Match(pattern: items[p], start: Int32(i), end: Int32(i)))
                             }
                             if step.active == 0 { continue }
-                            active.removeAll(keepingCapacity: true)
-                            active += items[activeStart..<patternStart]
-                            var j = i + 1
-                            while !active.isEmpty, j < tokenCount, j - i < longestPattern {
-                                next.removeAll(keepingCapacity: true)
-                                let from = Int(steps[j].start)
-                                let to = from + Int(steps[j].symbols)
-                                if from == to { break }
-                                for node in active {
-                                    let info = nodes[Int(node)]
-                                    for k in from..<to {
-                                        let child: Int32
-                                        if info.label >= 0 {
-                                            if info.label != items[k] { continue }
-                                            child = info.child
-                                        } else {
-                                            child = phraseEdges.child(of: node, label: items[k])
-                                            if child < 0 { continue }
-                                        }
-                                        let reached = nodes[Int(child)]
-                                        // Only nodes with children stay active.
-                                        if reached.hasChildren { next.append(child) }
-                                        for p in Int(reached.patternStart)..<Int(reached.patternEnd) {
-                                            found.append(Match(pattern: patterns[p], start: Int32(i), end: Int32(j)))
-                                        }
+                            let foundBefore = found.count
+                            while true {
+                                let finished = frontier.withUnsafeMutableBufferPointer { frontier -> Bool in
+                                    if patternStart - activeStart > frontier.count { return false }
+                                    var hi = 0
+                                    for k in activeStart..<patternStart {
+                                        frontier[hi] = items[k]
+                                        hi += 1
                                     }
+                                    var lo = 0
+                                    var j = i + 1
+                                    while lo < hi, j < tokenCount, j - i < longestPattern {
+                                        let from = Int(steps[j].start)
+                                        let to = from + Int(steps[j].symbols)
+                                        if from == to { break }
+                                        if hi + (hi - lo) * (to - from) > frontier.count { return false }
+                                        var end = hi
+                                        for a in lo..<hi {
+                                            let node = frontier[a]
+                                            let info = nodes[Int(node)]
+                                            for k in from..<to {
+                                                let label = items[k]
+                                                let child: Int32
+                                                if info.label >= 0 {
+                                                    if info.label != label { continue }
+                                                    child = info.child
+                                                } else {
+                                                    if info.labelBits & PhraseNode.labelBit(label) == 0 { continue }
+                                                    child = phraseEdges.child(of: node, label: label)
+                                                    if child < 0 { continue }
+                                                }
+                                                let reached = nodes[Int(child)]
+                                                // Only nodes with children stay active.
+                                                if reached.hasChildren {
+                                                    frontier[end] = child
+                                                    end += 1
+                                                }
+                                                for p in Int(reached.patternStart)..<Int(reached.patternEnd) {
+                                                    found.append(Match(pattern: patterns[p], start: Int32(i), end: Int32(j)))
+                                                }
+                                            }
+                                        }
+                                        lo = hi
+                                        hi = end
+                                        j += 1
+                                    }
+                                    return true
                                 }
-                                swap(&active, &next)
-                                j += 1
+                                if finished { break }
+                                found.removeSubrange(foundBefore...)
+                                frontier += repeatElement(0, count: frontier.count)
                             }
                         }
                     }

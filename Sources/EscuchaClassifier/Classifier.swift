@@ -333,8 +333,9 @@ public final class Classifier: Sendable {
         var buffer = TokenBuffer()
         var steps: [Automaton.TokenStep] = []
         var items: [Int32] = []
-        var active: [Int32] = []
-        var next: [Int32] = []
+        var frontier: [Int32] = []
+        /// Whether a known word voted for a language (`languageScores`, by `findMatches`).
+        var wordVotes = false
         var matches: [Automaton.Match] = []
         var languageScores: [Double] = []
         /// Per language index: among the message's languages / clearly present.
@@ -431,30 +432,53 @@ public final class Classifier: Sendable {
             classifierVersion: version)
     }
 
-    /// The symbols and first step of every token, then every pattern occurrence, into the scratch.
+    /// The symbols and first step of every token, then every pattern occurrence, into the
+    /// scratch. Also counts the votes of function words in `languageScores`, while each
+    /// word's record is at hand.
     private func findMatches(_ scratch: inout Scratch) {
         let text = scratch.buffer.text
         let tokens = scratch.buffer.tokens
         scratch.steps.removeAll(keepingCapacity: true)
         scratch.items.removeAll(keepingCapacity: true)
-        text.withUnsafeBufferPointer { text in
-            for token in tokens {
-                let start = scratch.items.count
-                if token.word >= 0 {
-                    let facts = wordFacts[Int(token.word)]
-                    let from = Int(facts.start)
-                    scratch.items += wordItems[from..<from + Int(facts.symbols) + Int(facts.active) + Int(facts.patterns)]
-                    scratch.steps.append(.init(start: Int32(start), symbols: Int32(facts.symbols), active: Int32(facts.active), patterns: Int32(facts.patterns)))
-                } else {
-                    // Unknown words have no exact symbol, only perhaps prefix ones.
-                    automaton.prefixSymbols(of: UnsafeBufferPointer(rebasing: text[Int(token.textStart)..<Int(token.textEnd)]), into: &scratch.items)
-                    let symbols = scratch.items.count - start
-                    let (active, patterns) = symbols == 0 ? (0, 0) : automaton.appendRootStep(to: &scratch.items, symbolsFrom: start)
-                    scratch.steps.append(.init(start: Int32(start), symbols: Int32(symbols), active: Int32(active), patterns: Int32(patterns)))
+        let languageCount = languageNames.count
+        if scratch.languageScores.count != languageCount { scratch.languageScores = Array(repeating: 0, count: languageCount) }
+        var scores = scratch.languageScores
+        scratch.languageScores = []
+        var wordVotes = false
+        scores.withUnsafeMutableBufferPointer { scores in
+            for i in 0..<languageCount { scores[i] = 0 }
+            text.withUnsafeBufferPointer { text in
+                wordFacts.withUnsafeBufferPointer { wordFacts in
+                    wordItems.withUnsafeBufferPointer { wordItems in
+                        for token in tokens {
+                            let start = scratch.items.count
+                            if token.word >= 0 {
+                                let facts = wordFacts[Int(token.word)]
+                                let from = Int(facts.start)
+                                let to = from + Int(facts.symbols) + Int(facts.active) + Int(facts.patterns)
+                                if to > from { scratch.items.append(contentsOf: UnsafeBufferPointer(rebasing: wordItems[from..<to])) }
+                                scratch.steps.append(.init(start: Int32(start), symbols: Int32(facts.symbols), active: Int32(facts.active), patterns: Int32(facts.patterns)))
+                                if facts.languages > 0 {
+                                    // 1 / the number of languages: the share of the word's vote each gets.
+                                    let share = 1.0 / Double(facts.languages)
+                                    for k in to..<to + Int(facts.languages) { scores[Int(wordItems[k])] += share }
+                                    wordVotes = true
+                                }
+                            } else {
+                                // Unknown words have no exact symbol, only perhaps prefix ones.
+                                automaton.prefixSymbols(of: UnsafeBufferPointer(rebasing: text[Int(token.textStart)..<Int(token.textEnd)]), into: &scratch.items)
+                                let symbols = scratch.items.count - start
+                                let (active, patterns) = symbols == 0 ? (0, 0) : automaton.appendRootStep(to: &scratch.items, symbolsFrom: start)
+                                scratch.steps.append(.init(start: Int32(start), symbols: Int32(symbols), active: Int32(active), patterns: Int32(patterns)))
+                            }
+                        }
+                    }
                 }
             }
         }
-        automaton.matches(steps: scratch.steps, items: scratch.items, active: &scratch.active, next: &scratch.next, into: &scratch.matches)
+        scratch.languageScores = scores
+        scratch.wordVotes = wordVotes
+        automaton.matches(steps: scratch.steps, items: scratch.items, frontier: &scratch.frontier, into: &scratch.matches)
     }
 
     // MARK: - Flags
@@ -486,8 +510,14 @@ public final class Classifier: Sendable {
             }
         }
         if scratch.hits.isEmpty { return [] }
-        // By entry, each entry's hits in match order.
-        scratch.hits.sort { ($0.entry, $0.order) < ($1.entry, $1.order) }
+        // By entry, each entry's hits in match order (they come in match order, often
+        // already by entry).
+        var byEntry = true
+        for k in scratch.hits.indices.dropFirst() where scratch.hits[k].entry < scratch.hits[k - 1].entry {
+            byEntry = false
+            break
+        }
+        if !byEntry { scratch.hits.sort { ($0.entry, $0.order) < ($1.entry, $1.order) } }
         let negations = scratch.negations
         let excluded = scratch.excluded
         let hits = scratch.hits
@@ -662,13 +692,12 @@ public final class Classifier: Sendable {
     /// whose lexicons may fire; `presentAll` when unknown: all may).
     private func detectLanguage(_ scratch: inout Scratch, hint: String?) -> (String, [String], String, presentAll: Bool) {
         let count = languageNames.count
-        if scratch.languageScores.count != count {
-            scratch.languageScores = Array(repeating: 0, count: count)
+        // `findMatches` sized and filled `languageScores` with the words' votes.
+        if scratch.inLanguages.count != count {
             scratch.inLanguages = Array(repeating: false, count: count)
             scratch.present = Array(repeating: false, count: count)
         }
         for i in 0..<count {
-            scratch.languageScores[i] = 0
             scratch.inLanguages[i] = false
             scratch.present[i] = false
         }
@@ -687,16 +716,7 @@ public final class Classifier: Sendable {
                 return finish(language, [language], script, presentAll: true)
             }
         }
-        var anyScore = false
-        for token in scratch.buffer.tokens where token.word >= 0 {
-            let facts = wordFacts[Int(token.word)]
-            if facts.languages == 0 { continue }
-            // 1 / the number of languages: the share of the word's vote each gets.
-            let share = 1.0 / Double(facts.languages)
-            let from = Int(facts.start) + Int(facts.symbols) + Int(facts.active) + Int(facts.patterns)
-            for k in from..<from + Int(facts.languages) { scratch.languageScores[Int(wordItems[k])] += share }
-            anyScore = true
-        }
+        var anyScore = scratch.wordVotes
         for (hint, letterCount) in scratch.buffer.facts.letterHints.enumerated() where letterCount > 0 {
             for (language, weight) in hintWeightsByIndex[hint] {
                 scratch.languageScores[language] += weight * Double(min(letterCount, 3))
