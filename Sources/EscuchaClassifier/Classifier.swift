@@ -347,6 +347,7 @@ public final class Classifier: Sendable {
         var excluded: [(start: Int, end: Int, exclusion: Int)] = []
         var hits: [(entry: Int32, slot: Int32, start: Int32, end: Int32, order: Int32)] = []
         var ranked: [Int] = []
+        var hitKeys: [UInt64] = []
         var spans: [(start: Int, end: Int, laterStart: Int, earlierEnd: Int)] = []
         var seen: [(flag: Int32, start: Int, end: Int)] = []
     }
@@ -517,7 +518,15 @@ public final class Classifier: Sendable {
             byEntry = false
             break
         }
-        if !byEntry { scratch.hits.sort { ($0.entry, $0.order) < ($1.entry, $1.order) } }
+        if !byEntry {
+            // Sorting plain integer keys (entry, then order = index) costs less than
+            // comparing tuples.
+            scratch.hitKeys.removeAll(keepingCapacity: true)
+            for hit in scratch.hits { scratch.hitKeys.append(UInt64(UInt32(hit.entry)) << 32 | UInt64(UInt32(hit.order))) }
+            scratch.hitKeys.sort()
+            let unsorted = scratch.hits
+            for (k, key) in scratch.hitKeys.enumerated() { scratch.hits[k] = unsorted[Int(key & 0xFFFF_FFFF)] }
+        }
         let negations = scratch.negations
         let excluded = scratch.excluded
         let hits = scratch.hits

@@ -226,8 +226,12 @@ struct Tokenizer: Sendable {
         let units = buffer.units
         let breaker = buffer.wordBreakerSource
         units.withUnsafeBufferPointer { units in
-            forEachSegment(units, breaker: breaker) { start, end, isWord in
-                handleSegment(units, start, end, isWord: isWord, state: &state, buffer: &buffer)
+            forEachSegment(units, breaker: breaker) { start, end, kind in
+                if kind == .letters {
+                    appendLetters(units, start, end, state: state, buffer: &buffer)
+                } else {
+                    handleSegment(units, start, end, isWord: kind == .word, state: &state, buffer: &buffer)
+                }
             }
         }
     }
@@ -236,17 +240,25 @@ struct Tokenizer: Sendable {
     /// word, as ICU's word break iterator would over the whole text, except that runs of
     /// plain spaces may be skipped (they are neither words nor sentence or clause marks).
     func forEachSegment(_ buffer: TokenBuffer, _ body: (Int, Int, Bool) -> Void) {
-        buffer.units.withUnsafeBufferPointer { forEachSegment($0, breaker: buffer.wordBreakerSource, body) }
+        buffer.units.withUnsafeBufferPointer { forEachSegment($0, breaker: buffer.wordBreakerSource) { body($0, $1, $2 != .other) } }
+    }
+
+    /// What a segment is.
+    enum SegmentKind {
+        case other, word
+        /// A word of ASCII letters only (most words): no apostrophe, digit or accent to
+        /// look for.
+        case letters
     }
 
     @inline(__always)
-    private func forEachSegment(_ units: UnsafeBufferPointer<UInt16>, breaker: LazyWordBreaker, _ body: (Int, Int, Bool) -> Void) {
+    private func forEachSegment(_ units: UnsafeBufferPointer<UInt16>, breaker: LazyWordBreaker, _ body: (Int, Int, SegmentKind) -> Void) {
         wordBreakClasses.withUnsafeBufferPointer { forEachSegment(units, classes: $0, breaker: breaker, body) }
     }
 
     @inline(__always)
     private func forEachSegment(
-        _ units: UnsafeBufferPointer<UInt16>, classes: UnsafeBufferPointer<LatinWordBreak.Class>, breaker: LazyWordBreaker, _ body: (Int, Int, Bool) -> Void
+        _ units: UnsafeBufferPointer<UInt16>, classes: UnsafeBufferPointer<LatinWordBreak.Class>, breaker: LazyWordBreaker, _ body: (Int, Int, SegmentKind) -> Void
     ) {
         let n = units.count
         var i = 0
@@ -257,15 +269,23 @@ struct Tokenizer: Sendable {
             }
             var pieceEnd = i
             var covered = true
+            var letters = true
             while pieceEnd < n, units[pieceEnd] != 0x20 {
-                if LatinWordBreak.unitClass(units[pieceEnd], classes) == .unsupported { covered = false }
+                let unit = units[pieceEnd]
+                if (unit | 0x20) &- 0x61 >= 26 {
+                    letters = false
+                    if LatinWordBreak.unitClass(unit, classes) == .unsupported { covered = false }
+                }
                 pieceEnd += 1
             }
-            if covered {
+            if letters {
+                // What `LatinWordBreak.segment` gives a run of letters: one word.
+                body(i, pieceEnd, .letters)
+            } else if covered {
                 var start = i
                 while start < pieceEnd {
                     let (end, isWord) = LatinWordBreak.segment(units, from: start, end: pieceEnd, classes: classes)
-                    body(start, end, isWord)
+                    body(start, end, isWord ? .word : .other)
                     start = end
                 }
             } else {
@@ -276,7 +296,7 @@ struct Tokenizer: Sendable {
                 while from > 0, units[from - 1] == 0x20 { from -= 1 }
                 let piece = UnsafeBufferPointer(rebasing: units[from..<pieceEnd])
                 breaker.value.segments(of: piece) { start, end, status in
-                    body(from + start, from + end, status >= 100)
+                    body(from + start, from + end, status >= 100 ? .word : .other)
                 }
             }
             i = pieceEnd
@@ -326,6 +346,27 @@ struct Tokenizer: Sendable {
         }
     }
 
+    /// `appendWord` for a word of ASCII letters: lower case and squashed in one pass.
+    private func appendLetters(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, state: State, buffer: inout TokenBuffer) {
+        let textStart = buffer.textCount
+        // `tokenize` sized `text` for every unit of the message.
+        let (textEnd, hash) = buffer.text.withUnsafeMutableBufferPointer { out -> (Int, UInt64) in
+            var hash = ByteStringTable.hashSeed
+            var o = textStart
+            var previous: UInt8 = 0
+            for i in start..<end {
+                let b = UInt8(truncatingIfNeeded: units[i]) | 0x20
+                if b == previous { continue }
+                out[o] = b
+                o += 1
+                previous = b
+                hash = ByteStringTable.hash(hash, b)
+            }
+            return (o, hash)
+        }
+        appendToken(start, end, textStart: textStart, textEnd: textEnd, hash: hash, state: state, buffer: &buffer)
+    }
+
     private func appendPart(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, state: State, buffer: inout TokenBuffer) {
         let textStart = buffer.textCount
         var maxUnit: UInt16 = 0
@@ -371,6 +412,13 @@ struct Tokenizer: Sendable {
             textEnd = buffer.text.withUnsafeMutableBufferPointer { Self.squashAndDeleet($0, from: textStart, to: count) }
             hash = buffer.text.withUnsafeBufferPointer { ByteStringTable.hash(UnsafeBufferPointer(rebasing: $0[textStart..<textEnd])) }
         }
+        appendToken(start, end, textStart: textStart, textEnd: textEnd, hash: hash, state: state, buffer: &buffer)
+    }
+
+    /// Looks up the folded part `text[textStart..<textEnd]` and appends its token, or the
+    /// tokens of its expansion.
+    @inline(__always)
+    private func appendToken(_ start: Int, _ end: Int, textStart: Int, textEnd: Int, hash: UInt64, state: State, buffer: inout TokenBuffer) {
         buffer.textCount = textEnd
         if textEnd == textStart { return }
         let found = buffer.text.withUnsafeBufferPointer { words.find(UnsafeBufferPointer(rebasing: $0[textStart..<textEnd]), hash: hash) }
