@@ -39,8 +39,6 @@ public final class Classifier: Sendable {
     let entryFlagNumber: [Int32]
     let entryID: [String]
     let entryLanguageName: [String]
-    /// `family.*`, which an exclusion may name instead of the flag.
-    let entryFamilyWildcard: [String]
     /// Per flag any entry raises: what the result needs, looked up once here rather than
     /// by scanning the taxonomy for every flagged message.
     let flagFacts: [FlagCode: FlagFacts]
@@ -53,6 +51,14 @@ public final class Classifier: Sendable {
     /// Indexes in `taxonomy.sectors`.
     let sectorByPattern: FlatLists<Int32>
     let placeByPattern: FlatLists<Int32>
+    /// Per pattern: which of the lists above are not empty (`PatternUse` bits). A byte per
+    /// pattern stays in cache, so a match reads only the lists it has.
+    let patternUses: [UInt8]
+    /// Per exclusion and flag number (`entryFlagNumber`): whether it cancels that flag, at
+    /// `exclusion * flagNumberCount + flag`; and whether its scope is the sentence.
+    let exclusionCancels: [Bool]
+    let flagNumberCount: Int
+    let exclusionBySentence: [Bool]
     /// Per type in `taxonomy.types`: the weight a question mark adds, or nil.
     let typeQuestionMarkWeight: [Int?]
     /// Types in the order that breaks ties, as indexes in `taxonomy.types`.
@@ -87,6 +93,15 @@ public final class Classifier: Sendable {
         var active: UInt16
         var patterns: UInt16
         var languages: UInt16
+    }
+
+    enum PatternUse {
+        static let negation: UInt8 = 1
+        static let exclusion: UInt8 = 2
+        static let entrySlot: UInt8 = 4
+        static let type: UInt8 = 8
+        static let sector: UInt8 = 16
+        static let place: UInt8 = 32
     }
 
     struct EntrySlot: Sendable {
@@ -267,7 +282,6 @@ public final class Classifier: Sendable {
         }
         self.entryID = entries.map(\.id)
         self.entryLanguageName = entryLanguage.map { languageNames[Int($0)] }
-        self.entryFamilyWildcard = entries.map { $0.flag.family + ".*" }
         var flagFacts: [FlagCode: FlagFacts] = [:]
         for entry in entries where flagFacts[entry.flag] == nil {
             // Every entry's flag is in the taxonomy (checked above).
@@ -283,6 +297,26 @@ public final class Classifier: Sendable {
         self.typeByPattern = FlatLists(typeByPattern)
         self.sectorByPattern = FlatLists(sectorByPattern)
         self.placeByPattern = FlatLists(placeByPattern)
+        self.patternUses = (0..<entrySlots.count).map { p in
+            var uses: UInt8 = 0
+            if !negationByPattern[p].isEmpty { uses |= PatternUse.negation }
+            if !exclusionsByPattern[p].isEmpty { uses |= PatternUse.exclusion }
+            if !entrySlots[p].isEmpty { uses |= PatternUse.entrySlot }
+            if !typeByPattern[p].isEmpty { uses |= PatternUse.type }
+            if !sectorByPattern[p].isEmpty { uses |= PatternUse.sector }
+            if !placeByPattern[p].isEmpty { uses |= PatternUse.place }
+            return uses
+        }
+        let flagNumberCount = flagNumbers.count
+        var flagByNumber = [FlagCode](repeating: FlagCode(""), count: flagNumberCount)
+        for (flag, n) in flagNumbers { flagByNumber[Int(n)] = flag }
+        self.flagNumberCount = flagNumberCount
+        self.exclusionCancels = exclusions.flatMap { exclusion in
+            flagByNumber.map { flag in
+                exclusion.flags.isEmpty || exclusion.flags.contains { $0 == flag || $0.rawValue == flag.family + ".*" }
+            }
+        }
+        self.exclusionBySentence = exclusions.map { $0.scope == .sentence }
         self.typeQuestionMarkWeight = typeQuestionMark
         self.typeOrder = (typePriority.isEmpty ? taxonomy.types : typePriority).compactMap { taxonomy.types.firstIndex(of: $0) }
         self.wordFacts = wordFacts
@@ -388,8 +422,9 @@ public final class Classifier: Sendable {
         if scratch.sectorHit.count != taxonomy.sectors.count { scratch.sectorHit = Array(repeating: false, count: taxonomy.sectors.count) }
         var placeMatches: [Automaton.Match] = []
         for match in scratch.matches {
-            sectorByPattern.forEach(Int(match.pattern)) { scratch.sectorHit[Int($0)] = true }
-            if !placeByPattern.isEmpty(Int(match.pattern)) { placeMatches.append(match) }
+            let uses = patternUses[Int(match.pattern)]
+            if uses & PatternUse.sector != 0 { sectorByPattern.forEach(Int(match.pattern)) { scratch.sectorHit[Int($0)] = true } }
+            if uses & PatternUse.place != 0 { placeMatches.append(match) }
         }
         // The longest name wins: "Santiago de los Caballeros" is not also Santiago, Chile.
         var placeIndexes: [Int] = []
@@ -496,19 +531,20 @@ public final class Classifier: Sendable {
             // Negation cues count only in a language the message is written in (Spanish "no"
             // is Portuguese "in the"); a cue right after "si"/"if" opens a condition
             // ("si no pagas te matan"), not a negation.
-            negationByPattern.forEach(p) { cue in
+            let uses = patternUses[p]
+            if uses & PatternUse.negation != 0 { negationByPattern.forEach(p) { cue in
                 guard scratch.inLanguages[Int(cue.language)] else { return }
                 for t in max(0, start - 2)..<start {
                     let word = tokens[t].word
                     if word >= 0 && wordIsConditional[Int(word)] { return }
                 }
                 scratch.negations.append((Int(match.end), Int(cue.scope)))
-            }
-            exclusionsByPattern.forEach(p) { scratch.excluded.append((start, Int(match.end), Int($0))) }
-            entrySlots.forEach(p) { use in
+            } }
+            if uses & PatternUse.exclusion != 0 { exclusionsByPattern.forEach(p) { scratch.excluded.append((start, Int(match.end), Int($0))) } }
+            if uses & PatternUse.entrySlot != 0 { entrySlots.forEach(p) { use in
                 guard presentAll || scratch.present[Int(entryLanguage[Int(use.entry)])] else { return }
                 scratch.hits.append((use.entry, use.slot, match.start, match.end, Int32(scratch.hits.count)))
-            }
+            } }
         }
         if scratch.hits.isEmpty { return [] }
         // By entry, each entry's hits in match order (they come in match order, often
@@ -567,7 +603,7 @@ public final class Classifier: Sendable {
                     { continue }
                 }
                 if !excluded.isEmpty,
-                    isExcluded((span.start, span.end), flag: flag, familyWildcard: entryFamilyWildcard[entryIndex], tokens: tokens, excluded: excluded)
+                    isExcluded((span.start, span.end), flagNumber: Int(flagNumber), tokens: tokens, excluded: excluded)
                 {
                     continue
                 }
@@ -644,16 +680,13 @@ public final class Classifier: Sendable {
     }
 
     private func isExcluded(
-        _ span: (start: Int, end: Int), flag: FlagCode, familyWildcard: String, tokens: [Token], excluded: [(start: Int, end: Int, exclusion: Int)]
+        _ span: (start: Int, end: Int), flagNumber: Int, tokens: [Token], excluded: [(start: Int, end: Int, exclusion: Int)]
     ) -> Bool {
-        for hit in excluded {
-            let exclusion = exclusions[hit.exclusion]
-            guard exclusion.flags.isEmpty || exclusion.flags.contains(where: { $0 == flag || $0.rawValue == familyWildcard }) else { continue }
-            switch exclusion.scope {
-            case .overlap:
-                if hit.start <= span.end && span.start <= hit.end { return true }
-            case .sentence:
+        for hit in excluded where exclusionCancels[hit.exclusion * flagNumberCount + flagNumber] {
+            if exclusionBySentence[hit.exclusion] {
                 if tokens[hit.start].sentence == tokens[span.start].sentence { return true }
+            } else {
+                if hit.start <= span.end && span.start <= hit.end { return true }
             }
         }
         return false
@@ -665,6 +698,7 @@ public final class Classifier: Sendable {
         if scratch.typeScores.count != taxonomy.types.count { scratch.typeScores = Array(repeating: 0, count: taxonomy.types.count) }
         defer { for i in scratch.typeScores.indices { scratch.typeScores[i] = 0 } }
         for match in scratch.matches {
+            if patternUses[Int(match.pattern)] & PatternUse.type == 0 { continue }
             typeByPattern.forEach(Int(match.pattern)) { scratch.typeScores[Int($0.type)] += $0.weight }
         }
         if scratch.buffer.facts.hasQuestionMark {
