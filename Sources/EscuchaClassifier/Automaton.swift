@@ -166,12 +166,14 @@ struct Automaton: Sendable {
         return (active, items.count - end - active)
     }
 
-    /// A token's symbols and first step (`appendRootStep`) in a list of items.
+    /// A token's symbols and first step (`appendRootStep`) in a list of items: the
+    /// classifier's per-word list for known words (read in place), else the message's.
     struct TokenStep: Sendable {
         var start: Int32
         var symbols: Int32
         var active: Int32
         var patterns: Int32
+        var inWordItems = false
     }
 
     /// Appends the prefix symbols of a word.
@@ -192,73 +194,77 @@ struct Automaton: Sendable {
     /// The walk from a token keeps its active nodes in `frontier`, step after step
     /// (`frontier[lo..<hi]` is the current step), written through a pointer; a walk that
     /// outgrows it doubles it and starts that token over.
-    func matches(steps: [TokenStep], items: [Int32], frontier: inout [Int32], into found: inout [Match]) {
+    func matches(steps: [TokenStep], items: [Int32], wordItems: [Int32], frontier: inout [Int32], into found: inout [Match]) {
         found.removeAll(keepingCapacity: true)
         if frontier.count < 256 { frontier = Array(repeating: 0, count: 256) }
         steps.withUnsafeBufferPointer { steps in
-            items.withUnsafeBufferPointer { items in
-                phraseNodes.withUnsafeBufferPointer { nodes in
-                    phrasePatternItems.withUnsafeBufferPointer { patterns in
-                        let tokenCount = steps.count
-                        for i in 0..<tokenCount where steps[i].symbols > 0 {
-                            let step = steps[i]
-                            let activeStart = Int(step.start + step.symbols)
-                            let patternStart = activeStart + Int(step.active)
-                            for p in patternStart..<patternStart + Int(step.patterns) {
-                                found.append(Match(pattern: items[p], start: Int32(i), end: Int32(i)))
-                            }
-                            if step.active == 0 { continue }
-                            let foundBefore = found.count
-                            while true {
-                                let finished = frontier.withUnsafeMutableBufferPointer { frontier -> Bool in
-                                    if patternStart - activeStart > frontier.count { return false }
-                                    var hi = 0
-                                    for k in activeStart..<patternStart {
-                                        frontier[hi] = items[k]
-                                        hi += 1
-                                    }
-                                    var lo = 0
-                                    var j = i + 1
-                                    while lo < hi, j < tokenCount, j - i < longestPattern {
-                                        let from = Int(steps[j].start)
-                                        let to = from + Int(steps[j].symbols)
-                                        if from == to { break }
-                                        if hi + (hi - lo) * (to - from) > frontier.count { return false }
-                                        var end = hi
-                                        for a in lo..<hi {
-                                            let node = frontier[a]
-                                            let info = nodes[Int(node)]
-                                            for k in from..<to {
-                                                let label = items[k]
-                                                let child: Int32
-                                                if info.label >= 0 {
-                                                    if info.label != label { continue }
-                                                    child = info.child
-                                                } else {
-                                                    if info.labelBits & PhraseNode.labelBit(label) == 0 { continue }
-                                                    child = phraseEdges.child(of: node, label: label)
-                                                    if child < 0 { continue }
-                                                }
-                                                let reached = nodes[Int(child)]
-                                                // Only nodes with children stay active.
-                                                if reached.hasChildren {
-                                                    frontier[end] = child
-                                                    end += 1
-                                                }
-                                                for p in Int(reached.patternStart)..<Int(reached.patternEnd) {
-                                                    found.append(Match(pattern: patterns[p], start: Int32(i), end: Int32(j)))
+            wordItems.withUnsafeBufferPointer { wordItems in
+                items.withUnsafeBufferPointer { messageItems in
+                    phraseNodes.withUnsafeBufferPointer { nodes in
+                        phrasePatternItems.withUnsafeBufferPointer { patterns in
+                            let tokenCount = steps.count
+                            for i in 0..<tokenCount where steps[i].symbols > 0 {
+                                let step = steps[i]
+                                let items = step.inWordItems ? wordItems : messageItems
+                                let activeStart = Int(step.start + step.symbols)
+                                let patternStart = activeStart + Int(step.active)
+                                for p in patternStart..<patternStart + Int(step.patterns) {
+                                    found.append(Match(pattern: items[p], start: Int32(i), end: Int32(i)))
+                                }
+                                if step.active == 0 { continue }
+                                let foundBefore = found.count
+                                while true {
+                                    let finished = frontier.withUnsafeMutableBufferPointer { frontier -> Bool in
+                                        if patternStart - activeStart > frontier.count { return false }
+                                        var hi = 0
+                                        for k in activeStart..<patternStart {
+                                            frontier[hi] = items[k]
+                                            hi += 1
+                                        }
+                                        var lo = 0
+                                        var j = i + 1
+                                        while lo < hi, j < tokenCount, j - i < longestPattern {
+                                            let from = Int(steps[j].start)
+                                            let to = from + Int(steps[j].symbols)
+                                            let labels = steps[j].inWordItems ? wordItems : messageItems
+                                            if from == to { break }
+                                            if hi + (hi - lo) * (to - from) > frontier.count { return false }
+                                            var end = hi
+                                            for a in lo..<hi {
+                                                let node = frontier[a]
+                                                let info = nodes[Int(node)]
+                                                for k in from..<to {
+                                                    let label = labels[k]
+                                                    let child: Int32
+                                                    if info.label >= 0 {
+                                                        if info.label != label { continue }
+                                                        child = info.child
+                                                    } else {
+                                                        if info.labelBits & PhraseNode.labelBit(label) == 0 { continue }
+                                                        child = phraseEdges.child(of: node, label: label)
+                                                        if child < 0 { continue }
+                                                    }
+                                                    let reached = nodes[Int(child)]
+                                                    // Only nodes with children stay active.
+                                                    if reached.hasChildren {
+                                                        frontier[end] = child
+                                                        end += 1
+                                                    }
+                                                    for p in Int(reached.patternStart)..<Int(reached.patternEnd) {
+                                                        found.append(Match(pattern: patterns[p], start: Int32(i), end: Int32(j)))
+                                                    }
                                                 }
                                             }
+                                            lo = hi
+                                            hi = end
+                                            j += 1
                                         }
-                                        lo = hi
-                                        hi = end
-                                        j += 1
+                                        return true
                                     }
-                                    return true
+                                    if finished { break }
+                                    found.removeSubrange(foundBefore...)
+                                    frontier += repeatElement(0, count: frontier.count)
                                 }
-                                if finished { break }
-                                found.removeSubrange(foundBefore...)
-                                frontier += repeatElement(0, count: frontier.count)
                             }
                         }
                     }

@@ -29,20 +29,39 @@ struct ByteStringTable: Sendable {
 
     var count: Int { hashes.count }
 
-    static let hashSeed: UInt64 = 0xcbf2_9ce4_8422_2325
+    /// A hash taken eight bytes at a time, for callers that hash bytes as they write them:
+    /// a byte costs a shift and an or, and only every eighth a multiplication (a byte-wise
+    /// hash makes every byte wait for the previous multiplication).
+    struct Hasher {
+        private var state: UInt64 = 0
+        private var chunk: UInt64 = 0
+        private var count = 0
 
-    /// One step of 64-bit FNV-1a, for callers that hash bytes as they write them.
-    @inline(__always)
-    static func hash(_ hash: UInt64, _ byte: UInt8) -> UInt64 {
-        (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        @inline(__always)
+        mutating func add(_ byte: UInt8) {
+            chunk |= UInt64(byte) << (8 * UInt64(count & 7))
+            count += 1
+            if count & 7 == 0 {
+                state = (state ^ chunk) &* 0x9E37_79B9_7F4A_7C15
+                chunk = 0
+            }
+        }
+
+        @inline(__always)
+        func finish() -> UInt64 {
+            var x = ((state ^ chunk) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(count)) &* 0x9E37_79B9_7F4A_7C15
+            // Slots are picked by the low bits: fold the high ones in.
+            x ^= x >> 29
+            x = x &* 0xBF58_476D_1CE4_E5B9
+            return x ^ (x >> 32)
+        }
     }
 
-    /// 64-bit FNV-1a: short keys (words), so a byte loop is as fast as anything wider.
     @inline(__always)
     static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var hash = hashSeed
-        for byte in bytes { hash = Self.hash(hash, byte) }
-        return hash
+        var hasher = Hasher()
+        for byte in bytes { hasher.add(byte) }
+        return hasher.finish()
     }
 
     /// Up to the first eight bytes, little-endian, zero-padded.

@@ -490,10 +490,9 @@ public final class Classifier: Sendable {
                             let start = scratch.items.count
                             if token.word >= 0 {
                                 let facts = wordFacts[Int(token.word)]
-                                let from = Int(facts.start)
-                                let to = from + Int(facts.symbols) + Int(facts.active) + Int(facts.patterns)
-                                if to > from { scratch.items.append(contentsOf: UnsafeBufferPointer(rebasing: wordItems[from..<to])) }
-                                scratch.steps.append(.init(start: Int32(start), symbols: Int32(facts.symbols), active: Int32(facts.active), patterns: Int32(facts.patterns)))
+                                let to = Int(facts.start) + Int(facts.symbols) + Int(facts.active) + Int(facts.patterns)
+                                scratch.steps.append(.init(
+                                    start: facts.start, symbols: Int32(facts.symbols), active: Int32(facts.active), patterns: Int32(facts.patterns), inWordItems: true))
                                 if facts.languages > 0 {
                                     // 1 / the number of languages: the share of the word's vote each gets.
                                     let share = 1.0 / Double(facts.languages)
@@ -514,7 +513,7 @@ public final class Classifier: Sendable {
         }
         scratch.languageScores = scores
         scratch.wordVotes = wordVotes
-        automaton.matches(steps: scratch.steps, items: scratch.items, frontier: &scratch.frontier, into: &scratch.matches)
+        automaton.matches(steps: scratch.steps, items: scratch.items, wordItems: wordItems, frontier: &scratch.frontier, into: &scratch.matches)
     }
 
     // MARK: - Flags

@@ -351,7 +351,7 @@ struct Tokenizer: Sendable {
         let textStart = buffer.textCount
         // `tokenize` sized `text` for every unit of the message.
         let (textEnd, hash) = buffer.text.withUnsafeMutableBufferPointer { out -> (Int, UInt64) in
-            var hash = ByteStringTable.hashSeed
+            var hasher = ByteStringTable.Hasher()
             var o = textStart
             var previous: UInt8 = 0
             for i in start..<end {
@@ -360,9 +360,9 @@ struct Tokenizer: Sendable {
                 out[o] = b
                 o += 1
                 previous = b
-                hash = ByteStringTable.hash(hash, b)
+                hasher.add(b)
             }
-            return (o, hash)
+            return (o, hasher.finish())
         }
         appendToken(start, end, textStart: textStart, textEnd: textEnd, hash: hash, state: state, buffer: &buffer)
     }
@@ -455,7 +455,7 @@ struct Tokenizer: Sendable {
             if b >= 0x30 && b <= 0x39 { hasDigit = true } else if b >= 0x61 && b <= 0x7A { hasLetter = true }
         }
         let deleet = hasDigit && hasLetter
-        var hash = ByteStringTable.hashSeed
+        var hasher = ByteStringTable.Hasher()
         var o = base
         for i in start..<end {
             var b = lower(units[i])
@@ -463,9 +463,9 @@ struct Tokenizer: Sendable {
             if b >= 0x61 && b <= 0x7A, o > base, out[o - 1] == b { continue }
             out[o] = b
             o += 1
-            hash = ByteStringTable.hash(hash, b)
+            hasher.add(b)
         }
-        return (o, hash)
+        return (o, hasher.finish())
     }
 
     /// `writeASCII` appending to an array; returns the array's new end.

@@ -261,7 +261,7 @@ import Testing
 
 @Suite struct AutomatonMatchTests {
     /// Symbols and first step of each word, as `Classifier.findMatches` lays them out.
-    static func steps(_ automaton: Automaton, _ words: [String]) -> (steps: [Automaton.TokenStep], items: [Int32]) {
+    static func steps(_ automaton: Automaton, _ words: [String], inWordItems: Bool) -> (steps: [Automaton.TokenStep], items: [Int32]) {
         var steps: [Automaton.TokenStep] = []
         var items: [Int32] = []
         for word in words {
@@ -269,7 +269,7 @@ import Testing
             automaton.symbols(of: word, into: &items)
             let symbols = items.count - start
             let (active, patterns) = automaton.appendRootStep(to: &items, symbolsFrom: start)
-            steps.append(.init(start: Int32(start), symbols: Int32(symbols), active: Int32(active), patterns: Int32(patterns)))
+            steps.append(.init(start: Int32(start), symbols: Int32(symbols), active: Int32(active), patterns: Int32(patterns), inWordItems: inWordItems))
         }
         return (steps, items)
     }
@@ -287,13 +287,16 @@ import Testing
         let single = automaton.add([.init(text: "x", isPrefix: false), .init(text: "y", isPrefix: false), .init(text: "z", isPrefix: false)])
         let a = automaton.add([.init(text: "a", isPrefix: false)])
         automaton.freeze()
-        let (steps, items) = Self.steps(automaton, ["a", String(repeating: "b", count: 300), "c", "x", "y", "z", "a", "bb"])
-        var frontier: [Int32] = []
-        var found: [Automaton.Match] = []
-        automaton.matches(steps: steps, items: items, frontier: &frontier, into: &found)
-        let got = found.map { [$0.pattern, $0.start, $0.end] }
-        let expected = [[a, 0, 0]] + ids.map { [$0, 0, 2] } + [[single, 3, 5], [a, 6, 6], [ab, 6, 7]]
-        #expect(got.sorted { $0.lexicographicallyPrecedes($1) } == expected.sorted { $0.lexicographicallyPrecedes($1) })
-        #expect(frontier.count > 256)
+        // Known words' items are read in place, others from the message's list.
+        for inWordItems in [true, false] {
+            let (steps, items) = Self.steps(automaton, ["a", String(repeating: "b", count: 300), "c", "x", "y", "z", "a", "bb"], inWordItems: inWordItems)
+            var frontier: [Int32] = []
+            var found: [Automaton.Match] = []
+            automaton.matches(steps: steps, items: inWordItems ? [] : items, wordItems: inWordItems ? items : [], frontier: &frontier, into: &found)
+            let got = found.map { [$0.pattern, $0.start, $0.end] }
+            let expected = [[a, 0, 0]] + ids.map { [$0, 0, 2] } + [[single, 3, 5], [a, 6, 6], [ab, 6, 7]]
+            #expect(got.sorted { $0.lexicographicallyPrecedes($1) } == expected.sorted { $0.lexicographicallyPrecedes($1) })
+            #expect(frontier.count > 256)
+        }
     }
 }
