@@ -382,6 +382,10 @@ public final class Classifier: Sendable {
         var hits: [(entry: Int32, slot: Int32, start: Int32, end: Int32, order: Int32)] = []
         var ranked: [Int] = []
         var hitKeys: [UInt64] = []
+        /// Per flag entry: which of its slots have hits, valid where `entryStamp` is `stamp`.
+        var entrySlotsHit: [UInt8] = []
+        var entryStamp: [UInt32] = []
+        var stamp: UInt32 = 0
         var spans: [(start: Int, end: Int, laterStart: Int, earlierEnd: Int)] = []
         var seen: [(flag: Int32, start: Int, end: Int)] = []
     }
@@ -524,6 +528,10 @@ public final class Classifier: Sendable {
         scratch.negations.removeAll(keepingCapacity: true)
         scratch.excluded.removeAll(keepingCapacity: true)
         scratch.hits.removeAll(keepingCapacity: true)
+        // Held locally: read through `self` in the loop, each list costs a retain and a
+        // release per match.
+        let (patternUses, negationByPattern, exclusionsByPattern, entrySlots) = (self.patternUses, self.negationByPattern, self.exclusionsByPattern, self.entrySlots)
+        let (entryLanguage, wordIsConditional) = (self.entryLanguage, self.wordIsConditional)
         for match in scratch.matches {
             let p = Int(match.pattern)
             let start = Int(match.start)
@@ -545,6 +553,8 @@ public final class Classifier: Sendable {
                 scratch.hits.append((use.entry, use.slot, match.start, match.end, Int32(scratch.hits.count)))
             } }
         }
+        if scratch.hits.isEmpty { return [] }
+        dropIncompleteProximityHits(&scratch)
         if scratch.hits.isEmpty { return [] }
         // By entry, each entry's hits in match order (they come in match order, often
         // already by entry).
@@ -626,6 +636,41 @@ public final class Classifier: Sendable {
             }
         }
         return evidence.sorted { ($0.start, $0.flag) < ($1.start, $1.flag) }
+    }
+
+    /// Drops the hits of proximity entries that lack one of their two parts (they make no
+    /// span), so common words used by many such entries cost no sorting and grouping.
+    /// Keeps the others in order and renumbers their `order`.
+    private func dropIncompleteProximityHits(_ scratch: inout Scratch) {
+        if scratch.entryStamp.count != entries.count {
+            scratch.entryStamp = Array(repeating: 0, count: entries.count)
+            scratch.entrySlotsHit = Array(repeating: 0, count: entries.count)
+        }
+        // A stamp per message instead of clearing the per-entry marks.
+        scratch.stamp &+= 1
+        if scratch.stamp == 0 {
+            for i in scratch.entryStamp.indices { scratch.entryStamp[i] = 0 }
+            scratch.stamp = 1
+        }
+        let stamp = scratch.stamp
+        for hit in scratch.hits {
+            let entry = Int(hit.entry)
+            if scratch.entryStamp[entry] != stamp {
+                scratch.entryStamp[entry] = stamp
+                scratch.entrySlotsHit[entry] = 0
+            }
+            scratch.entrySlotsHit[entry] |= 1 << UInt8(truncatingIfNeeded: hit.slot)
+        }
+        var kept = 0
+        for k in scratch.hits.indices {
+            var hit = scratch.hits[k]
+            let entry = Int(hit.entry)
+            guard entrySlotCount[entry] == 1 || scratch.entrySlotsHit[entry] & 3 == 3 else { continue }
+            hit.order = Int32(kept)
+            scratch.hits[kept] = hit
+            kept += 1
+        }
+        scratch.hits.removeLast(scratch.hits.count - kept)
     }
 
     /// `units[start..<end]` as a String, transcoded here: the generic UTF-16 decoder costs
