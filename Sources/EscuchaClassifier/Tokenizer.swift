@@ -226,7 +226,7 @@ struct Tokenizer: Sendable {
         let units = buffer.units
         let breaker = buffer.wordBreakerSource
         units.withUnsafeBufferPointer { units in
-            forEachSegment(units, breaker: breaker) { start, end, kind in
+            forEachSegment(units, breaker: breaker, skipPictographs: true) { start, end, kind in
                 if kind == .letters {
                     appendLetters(units, start, end, state: state, buffer: &buffer)
                 } else {
@@ -240,7 +240,9 @@ struct Tokenizer: Sendable {
     /// word, as ICU's word break iterator would over the whole text, except that runs of
     /// plain spaces may be skipped (they are neither words nor sentence or clause marks).
     func forEachSegment(_ buffer: TokenBuffer, _ body: (Int, Int, Bool) -> Void) {
-        buffer.units.withUnsafeBufferPointer { forEachSegment($0, breaker: buffer.wordBreakerSource) { body($0, $1, $2 != .other) } }
+        buffer.units.withUnsafeBufferPointer {
+            forEachSegment($0, breaker: buffer.wordBreakerSource, skipPictographs: false) { body($0, $1, $2 != .other) }
+        }
     }
 
     /// What a segment is.
@@ -251,14 +253,21 @@ struct Tokenizer: Sendable {
         case letters
     }
 
+    /// `skipPictographs`: pieces made only of emoji and pictographs (`isPictographic`) may be
+    /// skipped too: ICU gives their segments no word status and they hold no sentence or
+    /// clause mark, so tokens do not change, and such pieces are most of what ICU is
+    /// opened for.
     @inline(__always)
-    private func forEachSegment(_ units: UnsafeBufferPointer<UInt16>, breaker: LazyWordBreaker, _ body: (Int, Int, SegmentKind) -> Void) {
-        wordBreakClasses.withUnsafeBufferPointer { forEachSegment(units, classes: $0, breaker: breaker, body) }
+    private func forEachSegment(
+        _ units: UnsafeBufferPointer<UInt16>, breaker: LazyWordBreaker, skipPictographs: Bool, _ body: (Int, Int, SegmentKind) -> Void
+    ) {
+        wordBreakClasses.withUnsafeBufferPointer { forEachSegment(units, classes: $0, breaker: breaker, skipPictographs: skipPictographs, body) }
     }
 
     @inline(__always)
     private func forEachSegment(
-        _ units: UnsafeBufferPointer<UInt16>, classes: UnsafeBufferPointer<LatinWordBreak.Class>, breaker: LazyWordBreaker, _ body: (Int, Int, SegmentKind) -> Void
+        _ units: UnsafeBufferPointer<UInt16>, classes: UnsafeBufferPointer<LatinWordBreak.Class>, breaker: LazyWordBreaker, skipPictographs: Bool,
+        _ body: (Int, Int, SegmentKind) -> Void
     ) {
         let n = units.count
         var i = 0
@@ -288,6 +297,8 @@ struct Tokenizer: Sendable {
                     body(start, end, isWord ? .word : .other)
                     start = end
                 }
+            } else if skipPictographs, Self.isPictographic(units, i, pieceEnd) {
+                // Nothing to tokenize (see `forEachSegment(_:breaker:skipPictographs:_:)`).
             } else {
                 // ICU breaks before and after a run of spaces unless a combining mark
                 // follows it, so the piece with the spaces before it segments as it
@@ -302,6 +313,31 @@ struct Tokenizer: Sendable {
             i = pieceEnd
         }
     }
+
+    /// Whether `units[start..<end]` holds only emoji and pictographs, joiners, variation
+    /// selector 16 and skin tones: characters whose every ICU word segment has no word
+    /// status (checked against ICU for every one by `PictographTests`).
+    static func isPictographic(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int) -> Bool {
+        var i = start
+        while i < end {
+            let unit = units[i]
+            var value = UInt32(unit)
+            if UTF16.isLeadSurrogate(unit) {
+                guard i + 1 < end, UTF16.isTrailSurrogate(units[i + 1]) else { return false }
+                value = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(units[i + 1]) - 0xDC00)
+                i += 1
+            }
+            i += 1
+            guard pictographRanges.contains(where: { $0.contains(value) }) else { return false }
+        }
+        return true
+    }
+
+    /// See `isPictographic`.
+    static let pictographRanges: [ClosedRange<UInt32>] = [
+        0x200D...0x200D, 0xFE0F...0xFE0F, 0x2600...0x27BF, 0x1F1E6...0x1F1FF, 0x1F300...0x1F64F, 0x1F680...0x1F6FF, 0x1F900...0x1F9FF,
+        0x1FA70...0x1FAFF,
+    ]
 
     private struct State {
         var sentence: Int32 = 0

@@ -106,6 +106,7 @@ import Testing
         let alphabet: [String] = [
             "a", "A", "b", "l", "L", "o", "x", "q", "e", "é", "Ñ", "ç", "ŉ", "İ", "ß", "0", "1", "3", "4", "'", "’", "ʼ", "`", ".", ",",
             " ", " ", " ", "\n", "-", "?", "🙏", "\u{301}", "ж", "Ж", "你", "ﬁ", "①", "ǅ", "Ω", "م",
+            " 😢", " 👍🏽", " 👩‍⚕️", " 🇻🇪", "\u{FE0F}", "\u{200D}", " ☀", "✅", "🄰", "❶",
         ]
         var tokenizer = Tokenizer()
         tokenizer.addAbbreviation("xq", expansion: ["porque"])
@@ -298,5 +299,29 @@ import Testing
             #expect(got.sorted { $0.lexicographicallyPrecedes($1) } == expected.sorted { $0.lexicographicallyPrecedes($1) })
             #expect(frontier.count > 256)
         }
+    }
+}
+
+@Suite struct PictographTests {
+    /// Every character the tokenizer skips in pictograph-only pieces, alone and in the
+    /// sequences emoji come in, gets no word status from ICU, so skipping changes no token.
+    @Test func pictographsNeverFormWords() {
+        var words: [String] = []
+        for range in Tokenizer.pictographRanges {
+            for value in range {
+                guard let scalar = Unicode.Scalar(value) else { continue }
+                let c = String(scalar)
+                for text in [c, " " + c, c + c, c + "\u{FE0F}", c + "\u{1F3FB}", c + "\u{200D}" + c, "\u{200D}" + c, " " + c + " "] {
+                    let units = Array(text.utf16)
+                    if LatinWordBreakTests.icuSegments(units).contains(where: { $0[2] == 1 }) { words.append(text) }
+                }
+                let units = Array(c.utf16)
+                let whole = units.withUnsafeBufferPointer { Tokenizer.isPictographic($0, 0, $0.count) }
+                #expect(whole)
+            }
+        }
+        #expect(words.isEmpty, "\(words.prefix(10).map { $0.unicodeScalars.map { String($0.value, radix: 16) } })")
+        let mixed = Array("🙏a".utf16)
+        #expect(!mixed.withUnsafeBufferPointer { Tokenizer.isPictographic($0, 0, $0.count) })
     }
 }
