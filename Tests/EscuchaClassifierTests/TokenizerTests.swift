@@ -195,7 +195,7 @@ import Testing
     @Test func tellsLongKeysApartAndReportsMarks() {
         var table = ByteStringTable()
         let words = ["abcdefgh", "abcdefghi", "abcdefghj", "abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyy", "abcdefg", "abcdefgh\0"]
-        for word in words { table.insert(word) }
+        for word in words { _ = table.insert(word) }
         table.mark(2)
         for (i, word) in words.enumerated() {
             let found = Array(word.utf8).withUnsafeBufferPointer { table.find($0, hash: ByteStringTable.hash($0)) }
