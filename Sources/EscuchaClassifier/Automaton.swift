@@ -32,11 +32,31 @@ struct Automaton: Sendable {
 
     // Matching (after `freeze`).
     private var prefixEdges = EdgeTable()
+    /// Edges of the phrase nodes with more than one child.
     private var phraseEdges = EdgeTable()
-    private var phraseHasChildren: [Bool] = []
-    private var phrasePatternLists = FlatLists<Int32>()
+    private var phraseNodes: [PhraseNode] = []
+    /// Pattern ids, `phrasePatternItems[node.patternStart..<node.patternEnd]` per node.
+    private var phrasePatternItems: [Int32] = []
     /// Per symbol: the root's child, or -1; the first step of every walk is an array read.
     private var rootChild: [Int32] = []
+
+    /// What a matching step reads of a phrase node, side by side so it touches one cache
+    /// line: most nodes have at most one child, which then needs no hash probe.
+    struct PhraseNode: Sendable {
+        /// With several children: a bit per label modulo 64, so most labels that lead
+        /// nowhere cost no probe of `phraseEdges`.
+        var labelBits: UInt64
+        /// The only child's label; -1 without children; -2 with several (in `phraseEdges`).
+        var label: Int32
+        var child: Int32
+        var patternStart: Int32
+        var patternEnd: Int32
+
+        var hasChildren: Bool { label != -1 }
+
+        @inline(__always)
+        static func labelBit(_ label: Int32) -> UInt64 { 1 << (UInt64(truncatingIfNeeded: label) & 63) }
+    }
 
     /// Adds a pattern (a sequence of word patterns) and returns its id; the same sequence
     /// always gets the same id.
@@ -98,20 +118,62 @@ struct Automaton: Sendable {
         for (node, children) in prefixChildren.enumerated() {
             for (byte, child) in children { prefixEdges.insert(node: Int32(node), label: Int32(byte), child: child) }
         }
-        phraseEdges = EdgeTable(capacity: phraseChildren.count)
+        phraseEdges = EdgeTable(capacity: phraseChildren.filter { $0.count > 1 }.reduce(0) { $0 + $1.count })
+        phraseNodes = []
+        phrasePatternItems = []
         for (node, children) in phraseChildren.enumerated() {
-            for (symbol, child) in children { phraseEdges.insert(node: Int32(node), label: symbol, child: child) }
+            var info = PhraseNode(labelBits: 0, label: -1, child: -1, patternStart: Int32(phrasePatternItems.count), patternEnd: 0)
+            phrasePatternItems += phrasePatterns[node]
+            info.patternEnd = Int32(phrasePatternItems.count)
+            if children.count == 1, let (symbol, child) = children.first {
+                info.label = symbol
+                info.child = child
+            } else if children.count > 1 {
+                info.label = -2
+                for (symbol, child) in children {
+                    phraseEdges.insert(node: Int32(node), label: symbol, child: child)
+                    info.labelBits |= PhraseNode.labelBit(symbol)
+                }
+            }
+            phraseNodes.append(info)
         }
-        phraseHasChildren = phraseChildren.map { !$0.isEmpty }
         rootChild = Array(repeating: -1, count: Int(symbolCount))
         for (symbol, child) in phraseChildren[0] { rootChild[Int(symbol)] = child }
-        phrasePatternLists = FlatLists(phrasePatterns)
     }
 
     /// Appends the symbols a known word matches: its exact symbol and every prefix symbol.
     func symbols(of word: String, into out: inout [Int32]) {
         if let s = exactSymbols[word] { out.append(s) }
         Array(word.utf8).withUnsafeBufferPointer { prefixSymbols(of: $0, into: &out) }
+    }
+
+    /// A token's first step from the root: appends to `items`, after its symbols
+    /// `items[start...]`, the root's children it reaches that have children (they stay
+    /// active), then the patterns it completes, both in symbol order. Returns their counts.
+    func appendRootStep(to items: inout [Int32], symbolsFrom start: Int) -> (active: Int, patterns: Int) {
+        let end = items.count
+        for k in start..<end {
+            let child = rootChild[Int(items[k])]
+            if child >= 0, phraseNodes[Int(child)].hasChildren { items.append(child) }
+        }
+        let active = items.count - end
+        for k in start..<end {
+            let child = rootChild[Int(items[k])]
+            if child < 0 { continue }
+            let info = phraseNodes[Int(child)]
+            items += phrasePatternItems[Int(info.patternStart)..<Int(info.patternEnd)]
+        }
+        return (active, items.count - end - active)
+    }
+
+    /// A token's symbols and first step (`appendRootStep`) in a list of items: the
+    /// classifier's per-word list for known words (read in place), else the message's.
+    struct TokenStep: Sendable {
+        var start: Int32
+        var symbols: Int32
+        var active: Int32
+        var patterns: Int32
+        var inWordItems = false
     }
 
     /// Appends the prefix symbols of a word.
@@ -126,43 +188,83 @@ struct Automaton: Sendable {
         }
     }
 
-    /// Every occurrence of every pattern, given each token's symbols
-    /// (`symbols[symbolStarts[i]..<symbolStarts[i + 1]]` for token `i`), into `found`.
-    func matches(tokenCount: Int, symbolStarts: [Int32], symbols: [Int32], active: inout [Int32], next: inout [Int32], into found: inout [Match]) {
+    /// Every occurrence of every pattern, given each token's symbols and first step
+    /// (`steps[i]` for token `i`, its lists in `items`), into `found`.
+    ///
+    /// The walk from a token keeps its active nodes in `frontier`, step after step
+    /// (`frontier[lo..<hi]` is the current step), written through a pointer; a walk that
+    /// outgrows it doubles it and starts that token over.
+    func matches(steps: [TokenStep], items: [Int32], wordItems: [Int32], frontier: inout [Int32], into found: inout [Match]) {
         found.removeAll(keepingCapacity: true)
-        symbolStarts.withUnsafeBufferPointer { starts in
-            symbols.withUnsafeBufferPointer { symbols in
-                rootChild.withUnsafeBufferPointer { rootChild in
-                    phraseHasChildren.withUnsafeBufferPointer { hasChildren in
-                        for i in 0..<tokenCount where starts[i] < starts[i + 1] {
-                            // The first step, from the root; only nodes with children stay active.
-                            active.removeAll(keepingCapacity: true)
-                            for k in Int(starts[i])..<Int(starts[i + 1]) {
-                                let child = rootChild[Int(symbols[k])]
-                                if child < 0 { continue }
-                                if hasChildren[Int(child)] { active.append(child) }
-                                phrasePatternLists.forEach(Int(child)) { pattern in
-                                    found.append(Match(pattern: pattern, start: Int32(i), end: Int32(i)))
+        if frontier.count < 256 { frontier = Array(repeating: 0, count: 256) }
+        steps.withUnsafeBufferPointer { steps in
+            wordItems.withUnsafeBufferPointer { wordItems in
+                items.withUnsafeBufferPointer { messageItems in
+                    phraseNodes.withUnsafeBufferPointer { nodes in
+                        phrasePatternItems.withUnsafeBufferPointer { patterns in
+                            let tokenCount = steps.count
+                            for i in 0..<tokenCount where steps[i].symbols > 0 {
+                                let step = steps[i]
+                                let items = step.inWordItems ? wordItems : messageItems
+                                let activeStart = Int(step.start + step.symbols)
+                                let patternStart = activeStart + Int(step.active)
+                                for p in patternStart..<patternStart + Int(step.patterns) {
+                                    found.append(Match(pattern: items[p], start: Int32(i), end: Int32(i)))
                                 }
-                            }
-                            var j = i + 1
-                            while !active.isEmpty, j < tokenCount, j - i < longestPattern {
-                                next.removeAll(keepingCapacity: true)
-                                let from = Int(starts[j])
-                                let to = Int(starts[j + 1])
-                                if from == to { break }
-                                for node in active {
-                                    for k in from..<to {
-                                        let child = phraseEdges.child(of: node, label: symbols[k])
-                                        if child < 0 { continue }
-                                        if hasChildren[Int(child)] { next.append(child) }
-                                        phrasePatternLists.forEach(Int(child)) { pattern in
-                                            found.append(Match(pattern: pattern, start: Int32(i), end: Int32(j)))
+                                if step.active == 0 { continue }
+                                let foundBefore = found.count
+                                while true {
+                                    let finished = frontier.withUnsafeMutableBufferPointer { frontier -> Bool in
+                                        if patternStart - activeStart > frontier.count { return false }
+                                        var hi = 0
+                                        for k in activeStart..<patternStart {
+                                            frontier[hi] = items[k]
+                                            hi += 1
                                         }
+                                        var lo = 0
+                                        var j = i + 1
+                                        while lo < hi, j < tokenCount, j - i < longestPattern {
+                                            let from = Int(steps[j].start)
+                                            let to = from + Int(steps[j].symbols)
+                                            let labels = steps[j].inWordItems ? wordItems : messageItems
+                                            if from == to { break }
+                                            if hi + (hi - lo) * (to - from) > frontier.count { return false }
+                                            var end = hi
+                                            for a in lo..<hi {
+                                                let node = frontier[a]
+                                                let info = nodes[Int(node)]
+                                                for k in from..<to {
+                                                    let label = labels[k]
+                                                    let child: Int32
+                                                    if info.label >= 0 {
+                                                        if info.label != label { continue }
+                                                        child = info.child
+                                                    } else {
+                                                        if info.labelBits & PhraseNode.labelBit(label) == 0 { continue }
+                                                        child = phraseEdges.child(of: node, label: label)
+                                                        if child < 0 { continue }
+                                                    }
+                                                    let reached = nodes[Int(child)]
+                                                    // Only nodes with children stay active.
+                                                    if reached.hasChildren {
+                                                        frontier[end] = child
+                                                        end += 1
+                                                    }
+                                                    for p in Int(reached.patternStart)..<Int(reached.patternEnd) {
+                                                        found.append(Match(pattern: patterns[p], start: Int32(i), end: Int32(j)))
+                                                    }
+                                                }
+                                            }
+                                            lo = hi
+                                            hi = end
+                                            j += 1
+                                        }
+                                        return true
                                     }
+                                    if finished { break }
+                                    found.removeSubrange(foundBefore...)
+                                    frontier += repeatElement(0, count: frontier.count)
                                 }
-                                swap(&active, &next)
-                                j += 1
                             }
                         }
                     }

@@ -34,8 +34,11 @@ public final class Classifier: Sendable {
     let entrySlotCount: [Int]
     let entryWithin: [Int]
     let entryNegatable: [Bool]
-    /// `family.*`, which an exclusion may name instead of the flag.
-    let entryFamilyWildcard: [String]
+    /// Per flag entry: a number per distinct flag (equal numbers, equal flags), its id and
+    /// its language's name, so reporting evidence copies no entry.
+    let entryFlagNumber: [Int32]
+    let entryID: [String]
+    let entryLanguageName: [String]
     /// Per flag any entry raises: what the result needs, looked up once here rather than
     /// by scanning the taxonomy for every flagged message.
     let flagFacts: [FlagCode: FlagFacts]
@@ -48,29 +51,57 @@ public final class Classifier: Sendable {
     /// Indexes in `taxonomy.sectors`.
     let sectorByPattern: FlatLists<Int32>
     let placeByPattern: FlatLists<Int32>
+    /// Per pattern: which of the lists above are not empty (`PatternUse` bits). A byte per
+    /// pattern stays in cache, so a match reads only the lists it has.
+    let patternUses: [UInt8]
+    /// Per exclusion and flag number (`entryFlagNumber`): whether it cancels that flag, at
+    /// `exclusion * flagNumberCount + flag`; and whether its scope is the sentence.
+    let exclusionCancels: [Bool]
+    let flagNumberCount: Int
+    let exclusionBySentence: [Bool]
     /// Per type in `taxonomy.types`: the weight a question mark adds, or nil.
     let typeQuestionMarkWeight: [Int?]
     /// Types in the order that breaks ties, as indexes in `taxonomy.types`.
     let typeOrder: [Int]
     // Per word of the tokenizer's table.
-    /// The automaton symbols a known word matches.
-    let wordSymbols: FlatLists<Int32>
+    /// What matching and language detection read of a word, in one record and one run of
+    /// `wordItems`, so a token costs one or two cache misses instead of one per table.
+    let wordFacts: [WordFacts]
+    let wordItems: [Int32]
     /// The languages whose function word it is (indexes in `languageNames`).
     let wordLanguages: FlatLists<Int32>
-    /// 1 / the number of those languages: the share of the word's vote each gets.
-    let wordLanguageShare: [Double]
     let wordIsConditional: [Bool]
     /// Per hint character: (language index, weight).
     let hintWeightsByIndex: [[(language: Int, weight: Double)]]
     /// Per sector: the index of its first listing (a sector listed twice is marked there).
     let sectorFirstIndex: [Int]
-    private let scratches: Mutex<[Scratch]>
+    private let scratches: Mutex<[ScratchBox]>
 
     struct FlagFacts: Sendable {
         var severity: Severity
         var restricted: Bool
         /// Indexes in `taxonomy.sectors` of the sectors the flag implies.
         var sectors: [Int]
+    }
+
+    /// `wordItems[start...]` holds the word's automaton symbols, its first step
+    /// (`Automaton.appendRootStep`: active nodes, then patterns) and the languages whose
+    /// function word it is.
+    struct WordFacts: Sendable {
+        var start: Int32
+        var symbols: UInt16
+        var active: UInt16
+        var patterns: UInt16
+        var languages: UInt16
+    }
+
+    enum PatternUse {
+        static let negation: UInt8 = 1
+        static let exclusion: UInt8 = 2
+        static let entrySlot: UInt8 = 4
+        static let type: UInt8 = 8
+        static let sector: UInt8 = 16
+        static let place: UInt8 = 32
     }
 
     struct EntrySlot: Sendable {
@@ -212,15 +243,23 @@ public final class Classifier: Sendable {
         for word in automaton.exactWords.sorted() { tokenizer.addWord(word) }
         for word in functionWords.keys.sorted() { tokenizer.addWord(word) }
         for word in common.conditionalWords.sorted() { tokenizer.addWord(word) }
-        var wordSymbols: [[Int32]] = []
+        var wordFacts: [WordFacts] = []
+        var wordItems: [Int32] = []
         var wordLanguages: [[Int32]] = []
         var wordIsConditional: [Bool] = []
         for index in 0..<Int32(tokenizer.words.count) {
             let word = tokenizer.words.string(index)
             var symbols: [Int32] = []
             automaton.symbols(of: word, into: &symbols)
-            wordSymbols.append(symbols)
-            wordLanguages.append(functionWords[word] ?? [])
+            let start = wordItems.count
+            wordItems += symbols
+            let (active, patterns) = automaton.appendRootStep(to: &wordItems, symbolsFrom: start)
+            let languages = functionWords[word] ?? []
+            wordItems += languages
+            precondition([symbols.count, active, patterns, languages.count].allSatisfy { $0 <= Int(UInt16.max) }, "the word '\(word)' has too many symbols, patterns or languages")
+            wordFacts.append(WordFacts(
+                start: Int32(start), symbols: UInt16(symbols.count), active: UInt16(active), patterns: UInt16(patterns), languages: UInt16(languages.count)))
+            wordLanguages.append(languages)
             wordIsConditional.append(common.conditionalWords.contains(word))
         }
 
@@ -234,7 +273,15 @@ public final class Classifier: Sendable {
         self.entrySlotCount = entries.map(\.slots.count)
         self.entryWithin = entries.map(\.within)
         self.entryNegatable = entries.map(\.negatable)
-        self.entryFamilyWildcard = entries.map { $0.flag.family + ".*" }
+        var flagNumbers: [FlagCode: Int32] = [:]
+        self.entryFlagNumber = entries.map { entry in
+            if let n = flagNumbers[entry.flag] { return n }
+            let n = Int32(flagNumbers.count)
+            flagNumbers[entry.flag] = n
+            return n
+        }
+        self.entryID = entries.map(\.id)
+        self.entryLanguageName = entryLanguage.map { languageNames[Int($0)] }
         var flagFacts: [FlagCode: FlagFacts] = [:]
         for entry in entries where flagFacts[entry.flag] == nil {
             // Every entry's flag is in the taxonomy (checked above).
@@ -250,11 +297,31 @@ public final class Classifier: Sendable {
         self.typeByPattern = FlatLists(typeByPattern)
         self.sectorByPattern = FlatLists(sectorByPattern)
         self.placeByPattern = FlatLists(placeByPattern)
+        self.patternUses = (0..<entrySlots.count).map { p in
+            var uses: UInt8 = 0
+            if !negationByPattern[p].isEmpty { uses |= PatternUse.negation }
+            if !exclusionsByPattern[p].isEmpty { uses |= PatternUse.exclusion }
+            if !entrySlots[p].isEmpty { uses |= PatternUse.entrySlot }
+            if !typeByPattern[p].isEmpty { uses |= PatternUse.type }
+            if !sectorByPattern[p].isEmpty { uses |= PatternUse.sector }
+            if !placeByPattern[p].isEmpty { uses |= PatternUse.place }
+            return uses
+        }
+        let flagNumberCount = flagNumbers.count
+        var flagByNumber = [FlagCode](repeating: FlagCode(""), count: flagNumberCount)
+        for (flag, n) in flagNumbers { flagByNumber[Int(n)] = flag }
+        self.flagNumberCount = flagNumberCount
+        self.exclusionCancels = exclusions.flatMap { exclusion in
+            flagByNumber.map { flag in
+                exclusion.flags.isEmpty || exclusion.flags.contains { $0 == flag || $0.rawValue == flag.family + ".*" }
+            }
+        }
+        self.exclusionBySentence = exclusions.map { $0.scope == .sentence }
         self.typeQuestionMarkWeight = typeQuestionMark
         self.typeOrder = (typePriority.isEmpty ? taxonomy.types : typePriority).compactMap { taxonomy.types.firstIndex(of: $0) }
-        self.wordSymbols = FlatLists(wordSymbols)
+        self.wordFacts = wordFacts
+        self.wordItems = wordItems
         self.wordLanguages = FlatLists(wordLanguages)
-        self.wordLanguageShare = wordLanguages.map { $0.isEmpty ? 0 : 1.0 / Double($0.count) }
         self.wordIsConditional = wordIsConditional
         self.hintWeightsByIndex = hintWeightsByIndex
         self.sectorFirstIndex = taxonomy.sectors.map { taxonomy.sectors.firstIndex(of: $0)! }
@@ -298,10 +365,11 @@ public final class Classifier: Sendable {
     /// result. Passed `inout`, so the hot loops pay no dynamic exclusivity checks.
     struct Scratch: Sendable {
         var buffer = TokenBuffer()
-        var symbolStarts: [Int32] = []
-        var symbols: [Int32] = []
-        var active: [Int32] = []
-        var next: [Int32] = []
+        var steps: [Automaton.TokenStep] = []
+        var items: [Int32] = []
+        var frontier: [Int32] = []
+        /// Whether a known word voted for a language (`languageScores`, by `findMatches`).
+        var wordVotes = false
         var matches: [Automaton.Match] = []
         var languageScores: [Double] = []
         /// Per language index: among the message's languages / clearly present.
@@ -313,12 +381,25 @@ public final class Classifier: Sendable {
         var excluded: [(start: Int, end: Int, exclusion: Int)] = []
         var hits: [(entry: Int32, slot: Int32, start: Int32, end: Int32, order: Int32)] = []
         var ranked: [Int] = []
+        var hitKeys: [UInt64] = []
+        /// Per flag entry: which of its slots have hits, valid where `entryStamp` is `stamp`.
+        var entrySlotsHit: [UInt8] = []
+        var entryStamp: [UInt32] = []
+        var stamp: UInt32 = 0
+        var spans: [(start: Int, end: Int, laterStart: Int, earlierEnd: Int)] = []
+        var seen: [(flag: Int32, start: Int, end: Int)] = []
+    }
+
+    /// A scratch in the pool: handing out a reference copies none of its arrays.
+    // @unchecked: the pool hands each box to one classification at a time.
+    final class ScratchBox: @unchecked Sendable {
+        var scratch = Scratch()
     }
 
     private func withScratch<T>(_ body: (inout Scratch) -> T) -> T {
-        var scratch = scratches.withLock { $0.popLast() } ?? Scratch()
-        let result = body(&scratch)
-        scratches.withLock { [scratch] in if $0.count < 64 { $0.append(scratch) } }
+        let box = scratches.withLock { $0.popLast() } ?? ScratchBox()
+        let result = body(&box.scratch)
+        scratches.withLock { if $0.count < 64 { $0.append(box) } }
         return result
     }
 
@@ -345,8 +426,9 @@ public final class Classifier: Sendable {
         if scratch.sectorHit.count != taxonomy.sectors.count { scratch.sectorHit = Array(repeating: false, count: taxonomy.sectors.count) }
         var placeMatches: [Automaton.Match] = []
         for match in scratch.matches {
-            sectorByPattern.forEach(Int(match.pattern)) { scratch.sectorHit[Int($0)] = true }
-            if !placeByPattern.isEmpty(Int(match.pattern)) { placeMatches.append(match) }
+            let uses = patternUses[Int(match.pattern)]
+            if uses & PatternUse.sector != 0 { sectorByPattern.forEach(Int(match.pattern)) { scratch.sectorHit[Int($0)] = true } }
+            if uses & PatternUse.place != 0 { placeMatches.append(match) }
         }
         // The longest name wins: "Santiago de los Caballeros" is not also Santiago, Chile.
         var placeIndexes: [Int] = []
@@ -390,27 +472,52 @@ public final class Classifier: Sendable {
             classifierVersion: version)
     }
 
-    /// The symbols of every token, then every pattern occurrence, into the scratch.
+    /// The symbols and first step of every token, then every pattern occurrence, into the
+    /// scratch. Also counts the votes of function words in `languageScores`, while each
+    /// word's record is at hand.
     private func findMatches(_ scratch: inout Scratch) {
         let text = scratch.buffer.text
         let tokens = scratch.buffer.tokens
-        scratch.symbolStarts.removeAll(keepingCapacity: true)
-        scratch.symbols.removeAll(keepingCapacity: true)
-        scratch.symbolStarts.append(0)
-        text.withUnsafeBufferPointer { text in
-            for token in tokens {
-                if token.word >= 0 {
-                    wordSymbols.forEach(Int(token.word)) { scratch.symbols.append($0) }
-                } else {
-                    // Unknown words have no exact symbol, only perhaps prefix ones.
-                    automaton.prefixSymbols(of: UnsafeBufferPointer(rebasing: text[Int(token.textStart)..<Int(token.textEnd)]), into: &scratch.symbols)
+        scratch.steps.removeAll(keepingCapacity: true)
+        scratch.items.removeAll(keepingCapacity: true)
+        let languageCount = languageNames.count
+        if scratch.languageScores.count != languageCount { scratch.languageScores = Array(repeating: 0, count: languageCount) }
+        var scores = scratch.languageScores
+        scratch.languageScores = []
+        var wordVotes = false
+        scores.withUnsafeMutableBufferPointer { scores in
+            for i in 0..<languageCount { scores[i] = 0 }
+            text.withUnsafeBufferPointer { text in
+                wordFacts.withUnsafeBufferPointer { wordFacts in
+                    wordItems.withUnsafeBufferPointer { wordItems in
+                        for token in tokens {
+                            let start = scratch.items.count
+                            if token.word >= 0 {
+                                let facts = wordFacts[Int(token.word)]
+                                let to = Int(facts.start) + Int(facts.symbols) + Int(facts.active) + Int(facts.patterns)
+                                scratch.steps.append(.init(
+                                    start: facts.start, symbols: Int32(facts.symbols), active: Int32(facts.active), patterns: Int32(facts.patterns), inWordItems: true))
+                                if facts.languages > 0 {
+                                    // 1 / the number of languages: the share of the word's vote each gets.
+                                    let share = 1.0 / Double(facts.languages)
+                                    for k in to..<to + Int(facts.languages) { scores[Int(wordItems[k])] += share }
+                                    wordVotes = true
+                                }
+                            } else {
+                                // Unknown words have no exact symbol, only perhaps prefix ones.
+                                automaton.prefixSymbols(of: UnsafeBufferPointer(rebasing: text[Int(token.textStart)..<Int(token.textEnd)]), into: &scratch.items)
+                                let symbols = scratch.items.count - start
+                                let (active, patterns) = symbols == 0 ? (0, 0) : automaton.appendRootStep(to: &scratch.items, symbolsFrom: start)
+                                scratch.steps.append(.init(start: Int32(start), symbols: Int32(symbols), active: Int32(active), patterns: Int32(patterns)))
+                            }
+                        }
+                    }
                 }
-                scratch.symbolStarts.append(Int32(scratch.symbols.count))
             }
         }
-        automaton.matches(
-            tokenCount: tokens.count, symbolStarts: scratch.symbolStarts, symbols: scratch.symbols,
-            active: &scratch.active, next: &scratch.next, into: &scratch.matches)
+        scratch.languageScores = scores
+        scratch.wordVotes = wordVotes
+        automaton.matches(steps: scratch.steps, items: scratch.items, wordItems: wordItems, frontier: &scratch.frontier, into: &scratch.matches)
     }
 
     // MARK: - Flags
@@ -421,34 +528,55 @@ public final class Classifier: Sendable {
         scratch.negations.removeAll(keepingCapacity: true)
         scratch.excluded.removeAll(keepingCapacity: true)
         scratch.hits.removeAll(keepingCapacity: true)
+        // Held locally: read through `self` in the loop, each list costs a retain and a
+        // release per match.
+        let (patternUses, negationByPattern, exclusionsByPattern, entrySlots) = (self.patternUses, self.negationByPattern, self.exclusionsByPattern, self.entrySlots)
+        let (entryLanguage, wordIsConditional) = (self.entryLanguage, self.wordIsConditional)
         for match in scratch.matches {
             let p = Int(match.pattern)
             let start = Int(match.start)
             // Negation cues count only in a language the message is written in (Spanish "no"
             // is Portuguese "in the"); a cue right after "si"/"if" opens a condition
             // ("si no pagas te matan"), not a negation.
-            negationByPattern.forEach(p) { cue in
+            let uses = patternUses[p]
+            if uses & PatternUse.negation != 0 { negationByPattern.forEach(p) { cue in
                 guard scratch.inLanguages[Int(cue.language)] else { return }
                 for t in max(0, start - 2)..<start {
                     let word = tokens[t].word
                     if word >= 0 && wordIsConditional[Int(word)] { return }
                 }
                 scratch.negations.append((Int(match.end), Int(cue.scope)))
-            }
-            exclusionsByPattern.forEach(p) { scratch.excluded.append((start, Int(match.end), Int($0))) }
-            entrySlots.forEach(p) { use in
+            } }
+            if uses & PatternUse.exclusion != 0 { exclusionsByPattern.forEach(p) { scratch.excluded.append((start, Int(match.end), Int($0))) } }
+            if uses & PatternUse.entrySlot != 0 { entrySlots.forEach(p) { use in
                 guard presentAll || scratch.present[Int(entryLanguage[Int(use.entry)])] else { return }
                 scratch.hits.append((use.entry, use.slot, match.start, match.end, Int32(scratch.hits.count)))
-            }
+            } }
         }
         if scratch.hits.isEmpty { return [] }
-        // By entry, each entry's hits in match order.
-        scratch.hits.sort { ($0.entry, $0.order) < ($1.entry, $1.order) }
+        dropIncompleteProximityHits(&scratch)
+        if scratch.hits.isEmpty { return [] }
+        // By entry, each entry's hits in match order (they come in match order, often
+        // already by entry).
+        var byEntry = true
+        for k in scratch.hits.indices.dropFirst() where scratch.hits[k].entry < scratch.hits[k - 1].entry {
+            byEntry = false
+            break
+        }
+        if !byEntry {
+            // Sorting plain integer keys (entry, then order = index) costs less than
+            // comparing tuples.
+            scratch.hitKeys.removeAll(keepingCapacity: true)
+            for hit in scratch.hits { scratch.hitKeys.append(UInt64(UInt32(hit.entry)) << 32 | UInt64(UInt32(hit.order))) }
+            scratch.hitKeys.sort()
+            let unsorted = scratch.hits
+            for (k, key) in scratch.hitKeys.enumerated() { scratch.hits[k] = unsorted[Int(key & 0xFFFF_FFFF)] }
+        }
         let negations = scratch.negations
         let excluded = scratch.excluded
         let hits = scratch.hits
         var evidence: [Evidence] = []
-        var seen: [(flag: FlagCode, start: Int, end: Int)] = []
+        scratch.seen.removeAll(keepingCapacity: true)
         var groupStart = 0
         while groupStart < hits.count {
             let entryIndex = Int(hits[groupStart].entry)
@@ -460,9 +588,9 @@ public final class Classifier: Sendable {
             let within = entryWithin[entryIndex]
             // Each span with the start of its later part, where a negation between the two
             // parts also counts ("the volunteer never asked me for sex").
-            var spans: [(start: Int, end: Int, laterStart: Int, earlierEnd: Int)] = []
+            scratch.spans.removeAll(keepingCapacity: true)
             if entrySlotCount[entryIndex] == 1 {
-                spans = group.map { (Int($0.start), Int($0.end), Int($0.start), Int($0.end)) }
+                for hit in group { scratch.spans.append((Int(hit.start), Int(hit.end), Int(hit.start), Int(hit.end))) }
             } else {
                 for a in group where a.slot == 0 {
                     for b in group where b.slot == 1 {
@@ -471,33 +599,35 @@ public final class Classifier: Sendable {
                         guard gap >= 0, gap <= within else { continue }
                         guard tokens[aStart].sentence == tokens[bStart].sentence else { continue }
                         let (earlier, later) = aStart <= bStart ? ((aStart, aEnd), (bStart, bEnd)) : ((bStart, bEnd), (aStart, aEnd))
-                        spans.append((earlier.0, max(aEnd, bEnd), later.0, earlier.1))
+                        scratch.spans.append((earlier.0, max(aEnd, bEnd), later.0, earlier.1))
                     }
                 }
             }
-            for span in spans {
+            let flagNumber = entryFlagNumber[entryIndex]
+            for span in scratch.spans {
                 if entryNegatable[entryIndex] {
-                    if isNegated((span.start, span.end), tokens: tokens, negations: negations) { continue }
+                    if isNegated((span.start, span.end), tokens: tokens, negations: negations, endingAfter: -1) { continue }
                     if span.laterStart != span.start,
-                        isNegated((span.laterStart, span.end), tokens: tokens, negations: negations.filter { $0.end > span.earlierEnd })
+                        isNegated((span.laterStart, span.end), tokens: tokens, negations: negations, endingAfter: span.earlierEnd)
                     { continue }
                 }
                 if !excluded.isEmpty,
-                    isExcluded((span.start, span.end), flag: flag, familyWildcard: entryFamilyWildcard[entryIndex], tokens: tokens, excluded: excluded)
+                    isExcluded((span.start, span.end), flagNumber: Int(flagNumber), tokens: tokens, excluded: excluded)
                 {
                     continue
                 }
-                if seen.contains(where: { $0.flag == flag && $0.start == span.start && $0.end == span.end }) { continue }
-                seen.append((flag, span.start, span.end))
+                if scratch.seen.contains(where: { $0.flag == flagNumber && $0.start == span.start && $0.end == span.end }) { continue }
+                scratch.seen.append((flagNumber, span.start, span.end))
                 let start = Int(tokens[span.start].start)
                 let end = Int(tokens[span.end].end)
                 evidence.append(Evidence(
                     flag: flag, start: start, end: end,
                     text: Self.text(of: scratch.buffer.units, start, end),
-                    entry: entries[entryIndex].id, language: languageNames[Int(entryLanguage[entryIndex])]))
+                    entry: entryID[entryIndex], language: entryLanguageName[entryIndex]))
             }
         }
-        if !common.precedence.isEmpty {
+        // One piece of evidence cannot lose to itself.
+        if evidence.count > 1, !common.precedence.isEmpty {
             evidence = evidence.filter { loser in
                 !evidence.contains { winner in
                     winner.flag != loser.flag && (common.precedence[winner.flag]?.contains(loser.flag) ?? false)
@@ -508,36 +638,99 @@ public final class Classifier: Sendable {
         return evidence.sorted { ($0.start, $0.flag) < ($1.start, $1.flag) }
     }
 
-    /// `units[start..<end]` as a String; ASCII (most evidence) skips the generic UTF-16 decoder.
+    /// Drops the hits of proximity entries that lack one of their two parts (they make no
+    /// span), so common words used by many such entries cost no sorting and grouping.
+    /// Keeps the others in order and renumbers their `order`.
+    private func dropIncompleteProximityHits(_ scratch: inout Scratch) {
+        if scratch.entryStamp.count != entries.count {
+            scratch.entryStamp = Array(repeating: 0, count: entries.count)
+            scratch.entrySlotsHit = Array(repeating: 0, count: entries.count)
+        }
+        // A stamp per message instead of clearing the per-entry marks.
+        scratch.stamp &+= 1
+        if scratch.stamp == 0 {
+            for i in scratch.entryStamp.indices { scratch.entryStamp[i] = 0 }
+            scratch.stamp = 1
+        }
+        let stamp = scratch.stamp
+        for hit in scratch.hits {
+            let entry = Int(hit.entry)
+            if scratch.entryStamp[entry] != stamp {
+                scratch.entryStamp[entry] = stamp
+                scratch.entrySlotsHit[entry] = 0
+            }
+            scratch.entrySlotsHit[entry] |= 1 << UInt8(truncatingIfNeeded: hit.slot)
+        }
+        var kept = 0
+        for k in scratch.hits.indices {
+            var hit = scratch.hits[k]
+            let entry = Int(hit.entry)
+            guard entrySlotCount[entry] == 1 || scratch.entrySlotsHit[entry] & 3 == 3 else { continue }
+            hit.order = Int32(kept)
+            scratch.hits[kept] = hit
+            kept += 1
+        }
+        scratch.hits.removeLast(scratch.hits.count - kept)
+    }
+
+    /// `units[start..<end]` as a String, transcoded here: the generic UTF-16 decoder costs
+    /// more than the rest of reporting evidence. Lone surrogates become U+FFFD, as there.
     static func text(of units: [UInt16], _ start: Int, _ end: Int) -> String {
-        let ascii = units.withUnsafeBufferPointer { units in (start..<end).allSatisfy { units[$0] < 0x80 } }
-        guard ascii else { return String(decoding: units[start..<end], as: UTF16.self) }
-        return units.withUnsafeBufferPointer { units in
-            String(unsafeUninitializedCapacity: end - start) { out in
-                for i in start..<end { out[i - start] = UInt8(truncatingIfNeeded: units[i]) }
-                return end - start
+        units.withUnsafeBufferPointer { units in
+            String(unsafeUninitializedCapacity: (end - start) * 3) { out in
+                var o = 0
+                var i = start
+                while i < end {
+                    var u = UInt32(units[i])
+                    i += 1
+                    if u < 0x80 {
+                        out[o] = UInt8(u)
+                        o += 1
+                        continue
+                    }
+                    if u < 0x800 {
+                        out[o] = UInt8(0xC0 | u >> 6)
+                        out[o + 1] = UInt8(0x80 | u & 0x3F)
+                        o += 2
+                        continue
+                    }
+                    if u & 0xFC00 == 0xD800, i < end, units[i] & 0xFC00 == 0xDC00 {
+                        let scalar = 0x10000 + ((u - 0xD800) << 10) + (UInt32(units[i]) - 0xDC00)
+                        i += 1
+                        out[o] = UInt8(0xF0 | scalar >> 18)
+                        out[o + 1] = UInt8(0x80 | (scalar >> 12) & 0x3F)
+                        out[o + 2] = UInt8(0x80 | (scalar >> 6) & 0x3F)
+                        out[o + 3] = UInt8(0x80 | scalar & 0x3F)
+                        o += 4
+                        continue
+                    }
+                    if u & 0xF800 == 0xD800 { u = 0xFFFD }
+                    out[o] = UInt8(0xE0 | u >> 12)
+                    out[o + 1] = UInt8(0x80 | (u >> 6) & 0x3F)
+                    out[o + 2] = UInt8(0x80 | u & 0x3F)
+                    o += 3
+                }
+                return o
             }
         }
     }
 
-    private func isNegated(_ span: (start: Int, end: Int), tokens: [Token], negations: [(end: Int, scope: Int)]) -> Bool {
-        for negation in negations where negation.end < span.start && span.start - negation.end <= negation.scope {
+    /// Whether a negation cue ending after token `endingAfter` negates the span.
+    private func isNegated(_ span: (start: Int, end: Int), tokens: [Token], negations: [(end: Int, scope: Int)], endingAfter: Int) -> Bool {
+        for negation in negations where negation.end > endingAfter && negation.end < span.start && span.start - negation.end <= negation.scope {
             if tokens[negation.end].clause == tokens[span.start].clause { return true }
         }
         return false
     }
 
     private func isExcluded(
-        _ span: (start: Int, end: Int), flag: FlagCode, familyWildcard: String, tokens: [Token], excluded: [(start: Int, end: Int, exclusion: Int)]
+        _ span: (start: Int, end: Int), flagNumber: Int, tokens: [Token], excluded: [(start: Int, end: Int, exclusion: Int)]
     ) -> Bool {
-        for hit in excluded {
-            let exclusion = exclusions[hit.exclusion]
-            guard exclusion.flags.isEmpty || exclusion.flags.contains(where: { $0 == flag || $0.rawValue == familyWildcard }) else { continue }
-            switch exclusion.scope {
-            case .overlap:
-                if hit.start <= span.end && span.start <= hit.end { return true }
-            case .sentence:
+        for hit in excluded where exclusionCancels[hit.exclusion * flagNumberCount + flagNumber] {
+            if exclusionBySentence[hit.exclusion] {
                 if tokens[hit.start].sentence == tokens[span.start].sentence { return true }
+            } else {
+                if hit.start <= span.end && span.start <= hit.end { return true }
             }
         }
         return false
@@ -549,6 +742,7 @@ public final class Classifier: Sendable {
         if scratch.typeScores.count != taxonomy.types.count { scratch.typeScores = Array(repeating: 0, count: taxonomy.types.count) }
         defer { for i in scratch.typeScores.indices { scratch.typeScores[i] = 0 } }
         for match in scratch.matches {
+            if patternUses[Int(match.pattern)] & PatternUse.type == 0 { continue }
             typeByPattern.forEach(Int(match.pattern)) { scratch.typeScores[Int($0.type)] += $0.weight }
         }
         if scratch.buffer.facts.hasQuestionMark {
@@ -585,13 +779,12 @@ public final class Classifier: Sendable {
     /// whose lexicons may fire; `presentAll` when unknown: all may).
     private func detectLanguage(_ scratch: inout Scratch, hint: String?) -> (String, [String], String, presentAll: Bool) {
         let count = languageNames.count
-        if scratch.languageScores.count != count {
-            scratch.languageScores = Array(repeating: 0, count: count)
+        // `findMatches` sized and filled `languageScores` with the words' votes.
+        if scratch.inLanguages.count != count {
             scratch.inLanguages = Array(repeating: false, count: count)
             scratch.present = Array(repeating: false, count: count)
         }
         for i in 0..<count {
-            scratch.languageScores[i] = 0
             scratch.inLanguages[i] = false
             scratch.present[i] = false
         }
@@ -610,14 +803,7 @@ public final class Classifier: Sendable {
                 return finish(language, [language], script, presentAll: true)
             }
         }
-        var anyScore = false
-        for token in scratch.buffer.tokens where token.word >= 0 {
-            let word = Int(token.word)
-            if wordLanguages.isEmpty(word) { continue }
-            let share = wordLanguageShare[word]
-            wordLanguages.forEach(word) { scratch.languageScores[Int($0)] += share }
-            anyScore = true
-        }
+        var anyScore = scratch.wordVotes
         for (hint, letterCount) in scratch.buffer.facts.letterHints.enumerated() where letterCount > 0 {
             for (language, weight) in hintWeightsByIndex[hint] {
                 scratch.languageScores[language] += weight * Double(min(letterCount, 3))

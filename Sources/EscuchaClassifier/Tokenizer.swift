@@ -35,8 +35,11 @@ struct TextFacts: Sendable {
 struct TokenBuffer: Sendable {
     /// The message in UTF-16 (evidence offsets are UTF-16).
     var units: [UInt16] = []
-    /// Folded bytes of the words no lexicon knows.
+    /// Folded bytes of the words no lexicon knows: `text[..<textCount]`. The array only
+    /// grows (zero-filled), so the tokenizer writes parts through one pointer instead of
+    /// appending byte by byte.
     var text: [UInt8] = []
+    var textCount = 0
     var tokens: [Token] = []
     var facts = TextFacts()
     /// Opened on the first text ICU has to segment.
@@ -94,6 +97,13 @@ struct TokenBuffer: Sendable {
             }
             units.removeLast(n - written)
         }
+    }
+
+    /// Grows `text` so that `count` more bytes fit after `textCount`.
+    @inline(__always)
+    mutating func ensureText(_ count: Int) {
+        let need = textCount + count
+        if text.count < need { text.append(contentsOf: repeatElement(0, count: max(need, 2 * text.count) - text.count)) }
     }
 
     /// The folded text of a token.
@@ -171,6 +181,12 @@ struct Tokenizer: Sendable {
         return (starts, bytes)
     }()
 
+    /// The most bytes one unit below 0x180 folds to (ASCII: 1).
+    static let latinFoldMaxBytes: Int = {
+        let starts = latinFold.starts
+        return max(1, (0..<starts.count - 1).map { Int(starts[$0 + 1] - starts[$0]) }.max() ?? 1)
+    }()
+
     /// Adds a known word (already folded) and returns its number.
     @discardableResult
     mutating func addWord(_ word: String) -> Int32 {
@@ -187,6 +203,7 @@ struct Tokenizer: Sendable {
         let index = addWord(from)
         if expansionCount[Int(index)] >= 0 { return }
         let parts = expansion.map { addWord($0) }
+        words.mark(index)
         expansionStart[Int(index)] = Int32(expansionWords.count)
         expansionCount[Int(index)] = Int32(parts.count)
         expansionWords += parts
@@ -201,14 +218,20 @@ struct Tokenizer: Sendable {
     /// Tokenizes `buffer.units` into `buffer.tokens`.
     func tokenize(_ buffer: inout TokenBuffer) {
         buffer.tokens.removeAll(keepingCapacity: true)
-        buffer.text.removeAll(keepingCapacity: true)
+        buffer.textCount = 0
+        // Table-folded parts never need more than this; ICU-folded ones grow the array.
+        buffer.ensureText(buffer.units.count * Self.latinFoldMaxBytes)
         buffer.facts.reset()
         var state = State()
         let units = buffer.units
         let breaker = buffer.wordBreakerSource
         units.withUnsafeBufferPointer { units in
-            forEachSegment(units, breaker: breaker) { start, end, isWord in
-                handleSegment(units, start, end, isWord: isWord, state: &state, buffer: &buffer)
+            forEachSegment(units, breaker: breaker, skipPictographs: true) { start, end, kind in
+                if kind == .letters {
+                    appendLetters(units, start, end, state: state, buffer: &buffer)
+                } else {
+                    handleSegment(units, start, end, isWord: kind == .word, state: &state, buffer: &buffer)
+                }
             }
         }
     }
@@ -217,17 +240,34 @@ struct Tokenizer: Sendable {
     /// word, as ICU's word break iterator would over the whole text, except that runs of
     /// plain spaces may be skipped (they are neither words nor sentence or clause marks).
     func forEachSegment(_ buffer: TokenBuffer, _ body: (Int, Int, Bool) -> Void) {
-        buffer.units.withUnsafeBufferPointer { forEachSegment($0, breaker: buffer.wordBreakerSource, body) }
+        buffer.units.withUnsafeBufferPointer {
+            forEachSegment($0, breaker: buffer.wordBreakerSource, skipPictographs: false) { body($0, $1, $2 != .other) }
+        }
     }
 
+    /// What a segment is.
+    enum SegmentKind {
+        case other, word
+        /// A word of ASCII letters only (most words): no apostrophe, digit or accent to
+        /// look for.
+        case letters
+    }
+
+    /// `skipPictographs`: pieces made only of emoji and pictographs (`isPictographic`) may be
+    /// skipped too: ICU gives their segments no word status and they hold no sentence or
+    /// clause mark, so tokens do not change, and such pieces are most of what ICU is
+    /// opened for.
     @inline(__always)
-    private func forEachSegment(_ units: UnsafeBufferPointer<UInt16>, breaker: LazyWordBreaker, _ body: (Int, Int, Bool) -> Void) {
-        wordBreakClasses.withUnsafeBufferPointer { forEachSegment(units, classes: $0, breaker: breaker, body) }
+    private func forEachSegment(
+        _ units: UnsafeBufferPointer<UInt16>, breaker: LazyWordBreaker, skipPictographs: Bool, _ body: (Int, Int, SegmentKind) -> Void
+    ) {
+        wordBreakClasses.withUnsafeBufferPointer { forEachSegment(units, classes: $0, breaker: breaker, skipPictographs: skipPictographs, body) }
     }
 
     @inline(__always)
     private func forEachSegment(
-        _ units: UnsafeBufferPointer<UInt16>, classes: UnsafeBufferPointer<LatinWordBreak.Class>, breaker: LazyWordBreaker, _ body: (Int, Int, Bool) -> Void
+        _ units: UnsafeBufferPointer<UInt16>, classes: UnsafeBufferPointer<LatinWordBreak.Class>, breaker: LazyWordBreaker, skipPictographs: Bool,
+        _ body: (Int, Int, SegmentKind) -> Void
     ) {
         let n = units.count
         var i = 0
@@ -238,17 +278,27 @@ struct Tokenizer: Sendable {
             }
             var pieceEnd = i
             var covered = true
+            var letters = true
             while pieceEnd < n, units[pieceEnd] != 0x20 {
-                if LatinWordBreak.unitClass(units[pieceEnd], classes) == .unsupported { covered = false }
+                let unit = units[pieceEnd]
+                if (unit | 0x20) &- 0x61 >= 26 {
+                    letters = false
+                    if LatinWordBreak.unitClass(unit, classes) == .unsupported { covered = false }
+                }
                 pieceEnd += 1
             }
-            if covered {
+            if letters {
+                // What `LatinWordBreak.segment` gives a run of letters: one word.
+                body(i, pieceEnd, .letters)
+            } else if covered {
                 var start = i
                 while start < pieceEnd {
                     let (end, isWord) = LatinWordBreak.segment(units, from: start, end: pieceEnd, classes: classes)
-                    body(start, end, isWord)
+                    body(start, end, isWord ? .word : .other)
                     start = end
                 }
+            } else if skipPictographs, Self.isPictographic(units, i, pieceEnd) {
+                // Nothing to tokenize (see `forEachSegment(_:breaker:skipPictographs:_:)`).
             } else {
                 // ICU breaks before and after a run of spaces unless a combining mark
                 // follows it, so the piece with the spaces before it segments as it
@@ -257,12 +307,37 @@ struct Tokenizer: Sendable {
                 while from > 0, units[from - 1] == 0x20 { from -= 1 }
                 let piece = UnsafeBufferPointer(rebasing: units[from..<pieceEnd])
                 breaker.value.segments(of: piece) { start, end, status in
-                    body(from + start, from + end, status >= 100)
+                    body(from + start, from + end, status >= 100 ? .word : .other)
                 }
             }
             i = pieceEnd
         }
     }
+
+    /// Whether `units[start..<end]` holds only emoji and pictographs, joiners, variation
+    /// selector 16 and skin tones: characters whose every ICU word segment has no word
+    /// status (checked against ICU for every one by `PictographTests`).
+    static func isPictographic(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int) -> Bool {
+        var i = start
+        while i < end {
+            let unit = units[i]
+            var value = UInt32(unit)
+            if UTF16.isLeadSurrogate(unit) {
+                guard i + 1 < end, UTF16.isTrailSurrogate(units[i + 1]) else { return false }
+                value = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(units[i + 1]) - 0xDC00)
+                i += 1
+            }
+            i += 1
+            guard pictographRanges.contains(where: { $0.contains(value) }) else { return false }
+        }
+        return true
+    }
+
+    /// See `isPictographic`.
+    static let pictographRanges: [ClosedRange<UInt32>] = [
+        0x200D...0x200D, 0xFE0F...0xFE0F, 0x2600...0x27BF, 0x1F1E6...0x1F1FF, 0x1F300...0x1F64F, 0x1F680...0x1F6FF, 0x1F900...0x1F9FF,
+        0x1FA70...0x1FAFF,
+    ]
 
     private struct State {
         var sentence: Int32 = 0
@@ -307,40 +382,86 @@ struct Tokenizer: Sendable {
         }
     }
 
-    private func appendPart(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, state: State, buffer: inout TokenBuffer) {
-        let textStart = buffer.text.count
-        var ascii = true
-        var latin = true
-        for i in start..<end where units[i] >= 0x80 {
-            ascii = false
-            if units[i] >= 0x180 {
-                latin = false
-                break
+    /// `appendWord` for a word of ASCII letters: lower case and squashed in one pass.
+    private func appendLetters(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, state: State, buffer: inout TokenBuffer) {
+        let textStart = buffer.textCount
+        // `tokenize` sized `text` for every unit of the message.
+        let (textEnd, hash) = buffer.text.withUnsafeMutableBufferPointer { out -> (Int, UInt64) in
+            var hasher = ByteStringTable.Hasher()
+            var o = textStart
+            var previous: UInt8 = 0
+            for i in start..<end {
+                let b = UInt8(truncatingIfNeeded: units[i]) | 0x20
+                if b == previous { continue }
+                out[o] = b
+                o += 1
+                previous = b
+                hasher.add(b)
             }
+            return (o, hasher.finish())
         }
+        appendToken(start, end, textStart: textStart, textEnd: textEnd, hash: hash, state: state, buffer: &buffer)
+    }
+
+    private func appendPart(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, state: State, buffer: inout TokenBuffer) {
+        let textStart = buffer.textCount
+        var maxUnit: UInt16 = 0
+        for i in start..<end where units[i] > maxUnit { maxUnit = units[i] }
         let textEnd: Int
-        if ascii {
-            textEnd = Self.appendASCII(units, start, end, to: &buffer.text)
+        let hash: UInt64
+        if maxUnit < 0x80 {
+            // `tokenize` sized `text` for every unit of the message.
+            (textEnd, hash) = buffer.text.withUnsafeMutableBufferPointer { Self.writeASCII(units, start, end, to: $0, at: textStart) }
         } else {
-            if latin {
+            if maxUnit < 0x180 {
                 for i in start..<end {
-                    let unit = Int(units[i])
-                    let hint = hintIndex[unit]
+                    let hint = hintIndex[Int(units[i])]
                     if hint >= 0 { buffer.facts.letterHints[Int(hint)] += 1 }
-                    for k in Int(foldStarts[unit])..<Int(foldStarts[unit + 1]) { buffer.text.append(foldBytes[k]) }
+                }
+                let starts = foldStarts
+                let bytes = foldBytes
+                buffer.textCount = buffer.text.withUnsafeMutableBufferPointer { out in
+                    var o = textStart
+                    for i in start..<end {
+                        let unit = Int(units[i])
+                        for k in Int(starts[unit])..<Int(starts[unit + 1]) {
+                            out[o] = bytes[k]
+                            o += 1
+                        }
+                    }
+                    return o
                 }
             } else {
                 let slice = UnsafeBufferPointer(rebasing: units[start..<end])
                 noteScriptsAndHints(slice, facts: &buffer.facts)
                 let folded = ICUText.foldForMatching(slice)
-                buffer.text.append(contentsOf: String(decoding: folded, as: UTF16.self).utf8)
+                var string = String(decoding: folded, as: UTF16.self)
+                string.withUTF8 { utf8 in
+                    buffer.ensureText(utf8.count)
+                    buffer.text.withUnsafeMutableBufferPointer { out in
+                        for (k, byte) in utf8.enumerated() { out[textStart + k] = byte }
+                    }
+                    buffer.textCount = textStart + utf8.count
+                }
             }
-            textEnd = Self.squashAndDeleet(&buffer.text, from: textStart)
+            let count = buffer.textCount
+            textEnd = buffer.text.withUnsafeMutableBufferPointer { Self.squashAndDeleet($0, from: textStart, to: count) }
+            hash = buffer.text.withUnsafeBufferPointer { ByteStringTable.hash(UnsafeBufferPointer(rebasing: $0[textStart..<textEnd])) }
         }
+        appendToken(start, end, textStart: textStart, textEnd: textEnd, hash: hash, state: state, buffer: &buffer)
+    }
+
+    /// Looks up the folded part `text[textStart..<textEnd]` and appends its token, or the
+    /// tokens of its expansion.
+    @inline(__always)
+    private func appendToken(_ start: Int, _ end: Int, textStart: Int, textEnd: Int, hash: UInt64, state: State, buffer: inout TokenBuffer) {
+        buffer.textCount = textEnd
         if textEnd == textStart { return }
-        let word = buffer.text.withUnsafeBufferPointer { words.find(UnsafeBufferPointer(rebasing: $0[textStart..<textEnd])) }
-        if word >= 0, expansionCount[Int(word)] >= 0 {
-            buffer.text.removeSubrange(textStart...)
+        let found = buffer.text.withUnsafeBufferPointer { words.find(UnsafeBufferPointer(rebasing: $0[textStart..<textEnd]), hash: hash) }
+        let word = found.index
+        // Abbreviations are marked in the table, so other words read no expansion list.
+        if found.isMarked {
+            buffer.textCount = textStart
             let first = Int(expansionStart[Int(word)])
             for k in first..<first + Int(expansionCount[Int(word)]) {
                 buffer.tokens.append(Token(
@@ -355,9 +476,10 @@ struct Tokenizer: Sendable {
     }
 
     /// Folds an ASCII word (lower case), reads digits as letters and squashes repeated
-    /// letters in one pass, as `squashAndDeleet` would after folding; appends the result
-    /// to `text` and returns its new end.
-    static func appendASCII(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, to text: inout [UInt8]) -> Int {
+    /// letters in one pass, as `squashAndDeleet` would after folding; writes the result to
+    /// `out[at...]` and returns its end and its `ByteStringTable` hash.
+    @inline(__always)
+    static func writeASCII(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, to out: UnsafeMutableBufferPointer<UInt8>, at base: Int) -> (end: Int, hash: UInt64) {
         @inline(__always) func lower(_ unit: UInt16) -> UInt8 {
             let b = UInt8(truncatingIfNeeded: unit)
             return b >= 0x41 && b <= 0x5A ? b + 32 : b
@@ -369,19 +491,24 @@ struct Tokenizer: Sendable {
             if b >= 0x30 && b <= 0x39 { hasDigit = true } else if b >= 0x61 && b <= 0x7A { hasLetter = true }
         }
         let deleet = hasDigit && hasLetter
+        var hasher = ByteStringTable.Hasher()
+        var o = base
+        for i in start..<end {
+            var b = lower(units[i])
+            if deleet { b = Self.letter(forDigit: b) }
+            if b >= 0x61 && b <= 0x7A, o > base, out[o - 1] == b { continue }
+            out[o] = b
+            o += 1
+            hasher.add(b)
+        }
+        return (o, hasher.finish())
+    }
+
+    /// `writeASCII` appending to an array; returns the array's new end.
+    static func appendASCII(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, to text: inout [UInt8]) -> Int {
         let base = text.count
         text.append(contentsOf: repeatElement(0, count: end - start))
-        let written = text.withUnsafeMutableBufferPointer { out -> Int in
-            var o = base
-            for i in start..<end {
-                var b = lower(units[i])
-                if deleet { b = Self.letter(forDigit: b) }
-                if b >= 0x61 && b <= 0x7A, o > base, out[o - 1] == b { continue }
-                out[o] = b
-                o += 1
-            }
-            return o
-        }
+        let written = text.withUnsafeMutableBufferPointer { writeASCII(units, start, end, to: $0, at: base).end }
         text.removeLast(text.count - written)
         return written
     }
@@ -410,14 +537,22 @@ struct Tokenizer: Sendable {
     /// Squashes runs of a repeated letter and reads digits inside words as letters, in
     /// place on `bytes[start...]`; returns the new end (the bytes after it are removed).
     static func squashAndDeleet(_ bytes: inout [UInt8], from start: Int) -> Int {
+        let count = bytes.count
+        let out = bytes.withUnsafeMutableBufferPointer { squashAndDeleet($0, from: start, to: count) }
+        bytes.removeSubrange(out...)
+        return out
+    }
+
+    /// `squashAndDeleet` on `bytes[start..<end]`; returns the new end.
+    static func squashAndDeleet(_ bytes: UnsafeMutableBufferPointer<UInt8>, from start: Int, to end: Int) -> Int {
         var hasDigit = false
         var hasLetter = false
-        for i in start..<bytes.count {
+        for i in start..<end {
             let b = bytes[i]
             if b >= 0x30 && b <= 0x39 { hasDigit = true } else if b >= 0x61 && b <= 0x7A || b >= 0x80 { hasLetter = true }
         }
         var out = start
-        for i in start..<bytes.count {
+        for i in start..<end {
             var b = bytes[i]
             if hasDigit && hasLetter { b = letter(forDigit: b) }
             let isLetter = (b >= 0x61 && b <= 0x7A)
@@ -425,7 +560,6 @@ struct Tokenizer: Sendable {
             bytes[out] = b
             out += 1
         }
-        bytes.removeSubrange(out...)
         return out
     }
 

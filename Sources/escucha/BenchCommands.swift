@@ -27,6 +27,9 @@ struct BenchCommand: AsyncParsableCommand {
         @Flag(help: "Skip the grep comparison.")
         var noGrep = false
 
+        @Option(help: ArgumentHelp("Write the generated messages as JSON Lines to this file and stop (to compare `classify --file` output across builds).", valueName: "file"))
+        var writeMessages: String?
+
         func run() async throws {
             let clock = ContinuousClock()
             let loadStart = clock.now
@@ -34,6 +37,17 @@ struct BenchCommand: AsyncParsableCommand {
             let loadTime = clock.now - loadStart
             var generator = MessageGenerator()
             let messages = (0..<count).map { _ in generator.next() }
+            if let writeMessages {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                var out = Data()
+                for (i, message) in messages.enumerated() {
+                    out += try encoder.encode(["id": "bench-\(i)", "text": message])
+                    out.append(0x0A)
+                }
+                try out.write(to: URL(fileURLWithPath: writeMessages))
+                return
+            }
             let bytes = messages.reduce(0) { $0 + $1.utf8.count }
             // Warm up the word-break iterator pool and caches.
             for message in messages.prefix(1000) { _ = classifier.classify(message) }

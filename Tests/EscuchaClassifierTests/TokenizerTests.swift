@@ -99,6 +99,49 @@ import Testing
         units[segment[0]..<segment[1]].allSatisfy { $0 == 0x20 }
     }
 
+    /// The tokenizer's tokens against the plain definition: each word segment split at
+    /// apostrophes, each part folded by ICU as a whole, squashed, looked up, abbreviations
+    /// expanded. Covers the ASCII, table-folded and ICU paths and the word table together.
+    @Test func tokensMatchFoldingEachPartByICU() {
+        let alphabet: [String] = [
+            "a", "A", "b", "l", "L", "o", "x", "q", "e", "é", "Ñ", "ç", "ŉ", "İ", "ß", "0", "1", "3", "4", "'", "’", "ʼ", "`", ".", ",",
+            " ", " ", " ", "\n", "-", "?", "🙏", "\u{301}", "ж", "Ж", "你", "ﬁ", "①", "ǅ", "Ω", "م",
+            " 😢", " 👍🏽", " 👩‍⚕️", " 🇻🇪", "\u{FE0F}", "\u{200D}", " ☀", "✅", "🄰", "❶",
+        ]
+        var tokenizer = Tokenizer()
+        tokenizer.addAbbreviation("xq", expansion: ["porque"])
+        tokenizer.addAbbreviation("q", expansion: ["que"])
+        for word in ["a", "la", "lo", "ola", "ex", "exe", "ae", "ж", "fi", "1", "oxo", "alalalalal", "aaaaaaaaab"] { tokenizer.addWord(word) }
+        var buffer = TokenBuffer()
+        var random = SystemRandomNumberGenerator()
+        var mismatches: [String] = []
+        for _ in 0..<20000 {
+            let text = (0..<Int.random(in: 1...16, using: &random)).map { _ in alphabet.randomElement(using: &random)! }.joined()
+            tokenizer.tokenize(text, into: &buffer)
+            let got = buffer.tokens.map { [String($0.start), String($0.end), String($0.word), buffer.string(of: $0, words: tokenizer.words)] }
+            var expected: [[String]] = []
+            tokenizer.forEachSegment(buffer) { start, end, isWord in
+                guard isWord else { return }
+                var partStart = start
+                for i in start...end where i == end || [0x27, 0x2019, 0x02BC, 0x60].contains(buffer.units[i]) {
+                    defer { partStart = i + 1 }
+                    guard i > partStart else { continue }
+                    let folded = buffer.units[partStart..<i].withUnsafeBufferPointer { ICUText.foldForMatching($0) }
+                    let bytes = Tokenizer.squashAndDeleet(Array(String(decoding: folded, as: UTF16.self).utf8))
+                    if bytes.isEmpty { continue }
+                    let word = tokenizer.words.find(String(decoding: bytes, as: UTF8.self))
+                    let expansion = ["xq": ["porque"], "q": ["que"]][String(decoding: bytes, as: UTF8.self)]
+                    for part in expansion ?? [String(decoding: bytes, as: UTF8.self)] {
+                        let id = expansion == nil ? word : tokenizer.words.find(part)
+                        expected.append([String(partStart), String(i), String(id), part])
+                    }
+                }
+            }
+            if got != expected, mismatches.count < 5 { mismatches.append(text) }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches)")
+    }
+
     @Test func latinFoldingMatchesICUFolding() {
         let tokenizer = Tokenizer()
         var buffer = TokenBuffer()
@@ -146,6 +189,20 @@ import Testing
         }
         #expect(table.find("w1000") == -1)
         #expect(table.find("b") == -1)
+    }
+
+    /// Keys that share their first eight bytes (kept in the slot) differ by the rest.
+    @Test func tellsLongKeysApartAndReportsMarks() {
+        var table = ByteStringTable()
+        let words = ["abcdefgh", "abcdefghi", "abcdefghj", "abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyy", "abcdefg", "abcdefgh\0"]
+        for word in words { _ = table.insert(word) }
+        table.mark(2)
+        for (i, word) in words.enumerated() {
+            let found = Array(word.utf8).withUnsafeBufferPointer { table.find($0, hash: ByteStringTable.hash($0)) }
+            #expect(found.index == Int32(i), "\(word)")
+            #expect(found.isMarked == (i == 2), "\(word)")
+        }
+        for word in ["abcdefghk", "abcdefghijklmnopqrstuvwxyz0", "abcdefgi", "abcdef", "abcdefg\0"] { #expect(table.find(word) == -1, "\(word)") }
     }
 }
 
@@ -200,5 +257,71 @@ import Testing
                 }
             }
         }
+    }
+}
+
+@Suite struct AutomatonMatchTests {
+    /// Symbols and first step of each word, as `Classifier.findMatches` lays them out.
+    static func steps(_ automaton: Automaton, _ words: [String], inWordItems: Bool) -> (steps: [Automaton.TokenStep], items: [Int32]) {
+        var steps: [Automaton.TokenStep] = []
+        var items: [Int32] = []
+        for word in words {
+            let start = items.count
+            automaton.symbols(of: word, into: &items)
+            let symbols = items.count - start
+            let (active, patterns) = automaton.appendRootStep(to: &items, symbolsFrom: start)
+            steps.append(.init(start: Int32(start), symbols: Int32(symbols), active: Int32(active), patterns: Int32(patterns), inWordItems: inWordItems))
+        }
+        return (steps, items)
+    }
+
+    /// A walk with more active nodes than the frontier holds grows it and finds every
+    /// match once; nodes with one child, with several, and patterns that end inside
+    /// longer ones all match.
+    @Test func findsEveryPhraseWhenTheFrontierGrows() {
+        var automaton = Automaton()
+        var ids: [Int32] = []
+        for k in 1...300 {
+            ids.append(automaton.add([.init(text: "a", isPrefix: false), .init(text: String(repeating: "b", count: k), isPrefix: true), .init(text: "c", isPrefix: false)]))
+        }
+        let ab = automaton.add([.init(text: "a", isPrefix: false), .init(text: "bb", isPrefix: false)])
+        let single = automaton.add([.init(text: "x", isPrefix: false), .init(text: "y", isPrefix: false), .init(text: "z", isPrefix: false)])
+        let a = automaton.add([.init(text: "a", isPrefix: false)])
+        automaton.freeze()
+        // Known words' items are read in place, others from the message's list.
+        for inWordItems in [true, false] {
+            let (steps, items) = Self.steps(automaton, ["a", String(repeating: "b", count: 300), "c", "x", "y", "z", "a", "bb"], inWordItems: inWordItems)
+            var frontier: [Int32] = []
+            var found: [Automaton.Match] = []
+            automaton.matches(steps: steps, items: inWordItems ? [] : items, wordItems: inWordItems ? items : [], frontier: &frontier, into: &found)
+            let got = found.map { [$0.pattern, $0.start, $0.end] }
+            let expected = [[a, 0, 0]] + ids.map { [$0, 0, 2] } + [[single, 3, 5], [a, 6, 6], [ab, 6, 7]]
+            #expect(got.sorted { $0.lexicographicallyPrecedes($1) } == expected.sorted { $0.lexicographicallyPrecedes($1) })
+            #expect(frontier.count > 256)
+        }
+    }
+}
+
+@Suite struct PictographTests {
+    /// Every character the tokenizer skips in pictograph-only pieces, alone and in the
+    /// sequences emoji come in, gets no word status from ICU, so skipping changes no token.
+    @Test func pictographsNeverFormWords() {
+        var words: [String] = []
+        for range in Tokenizer.pictographRanges {
+            for value in range {
+                guard let scalar = Unicode.Scalar(value) else { continue }
+                let c = String(scalar)
+                for text in [c, " " + c, c + c, c + "\u{FE0F}", c + "\u{1F3FB}", c + "\u{200D}" + c, "\u{200D}" + c, " " + c + " "] {
+                    let units = Array(text.utf16)
+                    if LatinWordBreakTests.icuSegments(units).contains(where: { $0[2] == 1 }) { words.append(text) }
+                }
+                let units = Array(c.utf16)
+                let whole = units.withUnsafeBufferPointer { Tokenizer.isPictographic($0, 0, $0.count) }
+                #expect(whole)
+            }
+        }
+        #expect(words.isEmpty, "\(words.prefix(10).map { $0.unicodeScalars.map { String($0.value, radix: 16) } })")
+        let mixed = Array("🙏a".utf16)
+        #expect(!mixed.withUnsafeBufferPointer { Tokenizer.isPictographic($0, 0, $0.count) })
     }
 }
