@@ -29,34 +29,46 @@ public enum TicketReference {
     /// The references a person may have typed in `text`: every word (a run of letters,
     /// marks and digits) that ``normalise(_:)`` accepts, in order.
     public static func candidates(in text: String) -> [String] {
+        let scalars = text.unicodeScalars
         var found: [String] = []
         var word: [UInt8] = []
-        var plain = true  // the word is ASCII only; others can never be references
-        func finish() {
-            if plain, word.count == 6, let reference = normalise(String(decoding: word, as: UTF8.self)) { found.append(reference) }
+        var start = scalars.startIndex
+        var plain = true  // ASCII only: checked from the bytes; other words go through normalise
+        func finish(at end: String.UnicodeScalarView.Index) {
+            if plain {
+                if word.count == 6, let reference = normalise(String(decoding: word, as: UTF8.self)) { found.append(reference) }
+            } else if let reference = normalise(String(scalars[start..<end])) {
+                // Upper-casing maps a few letters to ASCII (ı to I, ß to SS), as before.
+                found.append(reference)
+            }
             word.removeAll(keepingCapacity: true)
             plain = true
         }
-        for scalar in text.unicodeScalars {
+        var index = scalars.startIndex
+        while index != scalars.endIndex {
+            let scalar = scalars[index]
+            let isWordPart: Bool
             if scalar.isASCII {
                 let byte = UInt8(scalar.value)
-                if (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) {
-                    word.append(byte)
-                } else {
-                    finish()
+                isWordPart = (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A)
+                if isWordPart { word.append(byte) }
+            } else {
+                switch scalar.properties.generalCategory {
+                case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+                    .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber:
+                    isWordPart = true
+                    plain = false
+                default:
+                    isWordPart = false
                 }
-                continue
             }
-            switch scalar.properties.generalCategory {
-            case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-                .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber:
-                plain = false
-                word.append(0)
-            default:
-                finish()
+            if !isWordPart {
+                if !word.isEmpty || !plain { finish(at: index) }
+                start = scalars.index(after: index)  // the next word starts after this separator
             }
+            index = scalars.index(after: index)
         }
-        finish()
+        if !word.isEmpty || !plain { finish(at: scalars.endIndex) }
         return found
     }
 

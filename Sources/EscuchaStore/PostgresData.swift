@@ -546,6 +546,15 @@ func decodeByteaHex(_ text: [UInt8]) -> [UInt8]? {
     return out
 }
 
+/// Text as PostgreSQL can hold it.
+public enum PostgresText {
+    /// `text` with U+0000 (which neither `text` nor `jsonb` can hold) as U+FFFD. The raw
+    /// request keeps the exact bytes; this is for what is parsed out of it.
+    public static func storable(_ text: String) -> String {
+        text.utf8.contains(0) ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text
+    }
+}
+
 /// Writes a JSON object member by member, in the order given.
 public struct JSONObjectText: Sendable {
     private var text = "{"

@@ -114,8 +114,9 @@ public final class Intake: Sendable {
         self.protector = protector
         self.configuration = configuration
         self.spool = Spool(directory: configuration.spoolDirectory)
-        // Never all of the pool: the general path and the rest of intake need connections too.
-        let writers = min(configuration.groupWriters, max(1, pool.configuration.size / 2))
+        // Two groupers, each with at most a quarter of the pool: the general path, outcomes
+        // and maintenance need connections too.
+        let writers = min(configuration.groupWriters, max(1, pool.configuration.size / 4))
         self.newTickets = GroupedWrites(pool: pool, writers: writers, write: TicketWriter.writeNewTickets)
         self.rawRequests = GroupedWrites(pool: pool, writers: writers, write: Self.storeRawGroup)
         self.environment = environment
@@ -156,10 +157,12 @@ public final class Intake: Sendable {
     /// Stores the raw request verbatim, in a transaction of its own (shared with the raw
     /// requests that arrive meanwhile).
     func storeRaw(channelID: String, request: RawRequest, receivedAt: Date) async throws -> Int64 {
-        // jsonb cannot hold U+0000: a NUL in a header (possible only from a file or a
-        // broken proxy) is kept as U+FFFD, so the request is stored rather than refused.
-        func storable(_ text: String) -> String { text.utf8.contains(0) ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text }
-        let headers = JSON(strings: Dictionary(request.headers.map { (storable($0.name.lowercased()), storable($0.value)) }, uniquingKeysWith: { a, b in a + ", " + b }))
+        // A NUL in a header (possible only from a file or a broken proxy) is kept as
+        // U+FFFD, so the request is stored rather than refused; the body keeps every byte.
+        let headers = JSON(
+            strings: Dictionary(
+                request.headers.map { (PostgresText.storable($0.name.lowercased()), PostgresText.storable($0.value)) },
+                uniquingKeysWith: { a, b in a + ", " + b }))
         let target = request.query.isEmpty ? request.path : request.path + "?" + request.query
         let row: SQL = "(\(channelID), 'http', \(receivedAt), \(request.remoteAddress), \(request.method), \(target), \(headers), \(Data(request.body)))"
         return try await rawRequests.write(row).get()
@@ -287,8 +290,12 @@ public final class Intake: Sendable {
             return success(for: instance, outcome: parts.isEmpty ? .ignored : .partial, inboundID: inboundID)
         }
         // Classification is CPU work: done before the transaction so it stays short.
-        let prepared = messages.map { message in
-            PreparedMessage(message: message, classification: classifier.classify(message.text, languageHint: message.languageHint ?? instance.language))
+        let prepared = messages.map { parsed in
+            // "\u0000" in a JSON gateway's text is a real NUL, which no column can hold.
+            var message = parsed
+            message.text = PostgresText.storable(message.text)
+            message.sender = PostgresText.storable(message.sender)
+            return PreparedMessage(message: message, classification: classifier.classify(message.text, languageHint: message.languageHint ?? instance.language))
         }
         let writer = TicketWriter(
             protector: protector, templates: templates, threadingWindow: configuration.threadingWindow,

@@ -94,8 +94,13 @@ public struct MessageTemplates: Sendable {
             let last = scalars.lastIndex(where: { !edges.contains($0) })
         else { return false }
         let longest = languages.values.lazy.flatMap(\.optOutWords).map(\.unicodeScalars.count).max() ?? 0
-        // Folding removes at most the combining marks a letter carries.
-        guard scalars[first...last].count <= 4 * longest else { return false }
+        // Folding removes combining marks, however many a letter carries: count the rest.
+        let marks: Set<Unicode.GeneralCategory> = [.nonspacingMark, .spacingMark, .enclosingMark]
+        var letters = 0
+        for scalar in scalars[first...last] where scalar.isASCII || !marks.contains(scalar.properties.generalCategory) {
+            letters += 1
+            if letters > 2 * longest { return false }
+        }
         let word = text.trimmingCharacters(in: .whitespacesAndNewlines.union(.punctuationCharacters))
             .folding(options: [.caseInsensitive, .diacriticInsensitive], locale: nil).uppercased()
         guard !word.isEmpty, !word.contains(" ") else { return false }

@@ -146,13 +146,37 @@ struct TicketWriter: Sendable {
     /// itself), in the order of their address hashes so that concurrent groups lock
     /// contacts in the same order. Returns the outcome of each item, in the order given.
     static func writeNewTickets(_ items: [NewTicketItem], connection: PGConnection) throws -> [NewTicketOutcome] {
+        do {
+            return try writeGroup(items, connection: connection)
+        } catch {
+            // The call failed as a whole (a document the database refused, a broken
+            // connection): alone, each item fails or succeeds on its own.
+            if items.count < 2 || error.isConnectionFailure { throw error }
+            var outcomes: [NewTicketOutcome] = []
+            for item in items {
+                do {
+                    outcomes += try writeGroup([item], connection: connection)
+                } catch {
+                    if error.isConnectionFailure { throw error }
+                    outcomes.append(.failed(sqlState: error.sqlState?.rawValue ?? "?"))
+                }
+            }
+            return outcomes
+        }
+    }
+
+    private static func writeGroup(_ items: [NewTicketItem], connection: PGConnection) throws(StoreError) -> [NewTicketOutcome] {
         let order = items.indices.sorted { items[$0].addressHash < items[$1].addressHash }
         let array = JSON("[" + order.map { items[$0].json.text }.joined(separator: ",") + "]")
         let rows = try connection.queryPrepared(
             "SELECT * FROM escucha_intake_new_messages(\(array))", operation: "writing new messages and their tickets")
-        var outcomes = [NewTicketOutcome](repeating: .generalPath, count: items.count)
+        var outcomes = [NewTicketOutcome?](repeating: nil, count: items.count)
         for row in rows {
-            let original = order[try row.decode("item", as: Int.self) - 1]
+            let position = try row.decode("item", as: Int.self)
+            guard order.indices.contains(position - 1), outcomes[order[position - 1]] == nil else {
+                throw StoreError(operation: "writing new messages and their tickets", message: "the database answered item \(position) of \(items.count) twice or out of range")
+            }
+            let original = order[position - 1]
             switch try row.decode("outcome", as: String.self) {
             case "created":
                 outcomes[original] = .written(
@@ -167,7 +191,8 @@ struct TicketWriter: Sendable {
                 outcomes[original] = .generalPath
             }
         }
-        return outcomes
+        // An item the database did not answer for is written alone on the general path.
+        return outcomes.map { $0 ?? .generalPath }
     }
 
     func write(_ prepared: PreparedMessage, inboundID: Int64, connection: PGConnection) throws -> WriteResult {

@@ -103,10 +103,14 @@ import Testing
         #expect(TicketReference.candidates(in: "¡O1IL23!") == ["011123"], "Spanish marks around a word separate it")
         #expect(TicketReference.candidates(in: "porque nadie ayuda") == [], "six letters with a U are no reference")
         #expect(TicketReference.candidates(in: "ABCDEé ABCDEe\u{301} 7KQ2XMñ") == [], "a word with other letters or marks is longer than a reference")
+        #expect(TicketReference.candidates(in: "ıabcde") == ["1ABCDE"], "upper-casing turns ı into I, as normalise always did")
         #expect(TicketReference.candidates(in: "👍🏽7KQ2XM👍🏽 ref:7KQ2XM") == ["7KQ2XM", "7KQ2XM"])
         #expect(TicketReference.candidates(in: "7KQ-2XM") == [], "a dash splits words, as it did for the word split before")
         // The same words as splitting on every non-letter, non-number character.
-        let texts = ["hola 7kq2xm", "ref 7KQ2XM. y ABCDEF", "٣٣٣٣٣٣ ABC123", "x\u{00A0}7KQ2XM\u{2026}", "PORQUÉ 12345Z"]
+        let texts = [
+            "hola 7kq2xm", "ref 7KQ2XM. y ABCDEF", "٣٣٣٣٣٣ ABC123", "x\u{00A0}7KQ2XM\u{2026}", "PORQUÉ 12345Z",
+            "ıabcde es mi número", "ABCDßZ", "e\u{301}ABCDE", "7KQ2XM\u{301}",
+        ]
         for text in texts {
             let split = text.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).compactMap { TicketReference.normalise($0) }
             #expect(TicketReference.candidates(in: text) == split, "\(text)")

@@ -103,7 +103,7 @@ import Testing
                 """
                 SELECT (SELECT count(*) FROM messages WHERE ticket_id = \(ticketID) AND contact_id IS NOT NULL) AS messages,
                        (SELECT count(*) FROM classifications WHERE ticket_id = \(ticketID)) AS classifications,
-                       (SELECT string_agg(action, ',' ORDER BY id) FROM ticket_events WHERE ticket_id = \(ticketID)) AS events,
+                       (SELECT string_agg(action, ',' ORDER BY at, id) FROM ticket_events WHERE ticket_id = \(ticketID)) AS events,
                        (SELECT payload ->> 'template' FROM outbox WHERE ticket_id = \(ticketID)) AS template,
                        (SELECT payload ->> 'text' FROM outbox WHERE ticket_id = \(ticketID)) AS ack,
                        (SELECT reference::text FROM tickets WHERE id = \(ticketID)) AS reference,
@@ -276,6 +276,30 @@ import Testing
             #expect(try row.decode("body", as: String.self).contains("\"raw-\(index)\""))
             #expect(try row.decode("odd", as: String?.self) == (index == 5 ? "a\u{FFFD}b" : nil))
         }
+    }
+
+    @Test func aNulInTheTextIsStoredAsAReplacementCharacterAndTakesNoOneElseDown() async throws {
+        let pool = try await Self.pool("newticket_nul")
+        defer { Task { await pool.close() } }
+        let intake = try Self.intake(pool)
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<8 {
+                group.addTask {
+                    // JSONSerialization writes U+0000 as the escape \u0000, which JSON gateways decode to a NUL.
+                    try await Self.post(intake, id: "nul-\(index)", from: "+5730055\(String(format: "%05d", index))", text: index == 3 ? "hola\u{0}fin" : "hola \(index)").status
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(statuses == Array(repeating: 200, count: 8))
+        let text = try await pool.withConnection { connection in
+            try connection.query("SELECT text FROM messages WHERE external_id = 'nul-3'")[0].decode("text", as: String.self)
+        }
+        #expect(text == "hola\u{FFFD}fin")
+        let raw = try await pool.withConnection { connection in
+            try connection.query("SELECT strpos(convert_from(body, 'UTF8'), '\\u0000') > 0 AS kept FROM inbound WHERE message_id = (SELECT id FROM messages WHERE external_id = 'nul-3')")[0].decode("kept", as: Bool.self)
+        }
+        #expect(raw, "the raw request keeps the escape as it came")
     }
 
     @Test func concurrentFirstMessagesOfOnePersonShareOneTicket() async throws {

@@ -137,7 +137,8 @@ BEGIN
     INSERT INTO ticket_events (ticket_id, at, actor, interface, action, details)
     SELECT v_ticket, e.at, 'system', e.interface, e.action, e.details
       FROM (VALUES (1, now(), 'http', 'created', p_created_details || jsonb_build_object('message_id', v_message::text)),
-                   (2, p_rules_at, 'system', 'rules', p_rules_details || jsonb_build_object('planned', v_planned))) AS e(n, at, interface, action, details)
+                   -- The rules were evaluated in the server just before; never shown before the creation.
+                   (2, GREATEST(p_rules_at, now()), 'system', 'rules', p_rules_details || jsonb_build_object('planned', v_planned))) AS e(n, at, interface, action, details)
      WHERE e.details IS NOT NULL
      ORDER BY e.n;
 
@@ -240,6 +241,12 @@ DECLARE
     v_result    record;
     v_inbound   bigint[] := '{}';
     v_messages  bigint[] := '{}';
+    r_item      integer[];
+    r_outcome   text[];
+    r_message   bigint[];
+    r_ticket    bigint[];
+    r_reference text[];
+    r_error     text[];
 BEGIN
     v_items := ARRAY(
         SELECT jsonb_populate_record(NULL::escucha_intake_item, e.value || jsonb_build_object('n', e.ordinality))
@@ -264,7 +271,8 @@ BEGIN
           INTO v_hashes, v_contacts, v_opted_out
           FROM upserted u;
 
-        RETURN QUERY
+        -- Collected, not returned: rows returned here would stay in the result even if a
+        -- later check of this statement failed and the group were written item by item.
         WITH fresh_items AS (
             SELECT i.*, c.contact_id, c.opted_out_at
               FROM unnest(v_items) AS i
@@ -322,7 +330,7 @@ BEGIN
                            w.created_details || jsonb_build_object('message_id', w.new_message_id::text) AS details
                       FROM written w
                     UNION ALL
-                    SELECT w.n, 2, w.new_ticket_id, w.rules_at, 'system', 'rules',
+                    SELECT w.n, 2, w.new_ticket_id, GREATEST(w.rules_at, now()), 'system', 'rules',
                            w.rules_details || jsonb_build_object('planned', (SELECT count(*) FROM planned p WHERE p.ticket_id = w.new_ticket_id))
                       FROM written w WHERE w.rules_details IS NOT NULL) AS e
              ORDER BY e.n, e.k),
@@ -334,19 +342,27 @@ BEGIN
         marked AS (
             UPDATE inbound AS i SET status = 'accepted', reason = NULL, message_id = w.new_message_id, processed_at = now()
               FROM written w WHERE i.id = w.inbound_id AND w.mark_inbound)
-        SELECT f.n,
-               CASE WHEN w.n IS NOT NULL THEN 'created' WHEN th.thread_id IS NOT NULL THEN 'threaded' ELSE 'failed' END,
-               w.new_message_id, COALESCE(w.new_ticket_id, th.thread_id), w.new_reference::text,
-               CASE WHEN w.n IS NULL AND th.thread_id IS NULL THEN 'reference' END
+        SELECT coalesce(array_agg(f.n), '{}'),
+               coalesce(array_agg(CASE WHEN w.n IS NOT NULL THEN 'created' WHEN th.thread_id IS NOT NULL THEN 'threaded' ELSE 'failed' END), '{}'),
+               coalesce(array_agg(w.new_message_id), '{}'), coalesce(array_agg(COALESCE(w.new_ticket_id, th.thread_id)), '{}'),
+               coalesce(array_agg(w.new_reference::text), '{}'),
+               coalesce(array_agg(CASE WHEN w.n IS NULL AND th.thread_id IS NULL THEN 'reference' END), '{}')
+          INTO r_item, r_outcome, r_message, r_ticket, r_reference, r_error
           FROM fresh_items f JOIN thread th USING (n) LEFT JOIN written w USING (n);
+    EXCEPTION WHEN OTHERS THEN
+        r_item := NULL;  -- rolled back: written item by item below
+    END;
 
+    IF r_item IS NOT NULL THEN
+        RETURN QUERY
+        SELECT x.n, x.outcome, x.message_id, x.ticket_id, x.reference, x.error
+          FROM unnest(r_item, r_outcome, r_message, r_ticket, r_reference, r_error)
+               AS x(n, outcome, message_id, ticket_id, reference, error);
         RETURN QUERY
         SELECT d.n, 'duplicate'::text, d.message_id, d.ticket_id, NULL::text, NULL::text
           FROM unnest(v_done, v_dup_ids, v_dup_tix) AS d(n, message_id, ticket_id);
         RETURN;
-    EXCEPTION WHEN OTHERS THEN
-        NULL;  -- rolled back: written item by item below
-    END;
+    END IF;
 
     FOREACH v_one IN ARRAY v_items LOOP
         BEGIN
