@@ -38,6 +38,19 @@ import Testing
         return await intake.receive(channelID: "json-test", request: request)
     }
 
+    /// Posts `count` messages at once; `message(i)` gives the id, sender and text of the i-th.
+    static func postAtOnce(_ intake: Intake, count: Int, _ message: @escaping @Sendable (Int) -> (id: String, from: String, text: String)) async throws -> [Int] {
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<count {
+                group.addTask {
+                    let (id, from, text) = message(index)
+                    return try await post(intake, id: id, from: from, text: text).status
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+    }
+
     static func pool(_ label: String) async throws -> PostgresPool {
         let pool = try await TestCluster.migratedPool(label)
         let directory = try EscalationDirectory.parse(teamsYAML, file: "teams.yaml")
@@ -222,13 +235,8 @@ import Testing
         let pool = try await Self.pool("newticket_many")
         defer { Task { await pool.close() } }
         let intake = try Self.intake(pool)
-        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
-            for index in 0..<40 {
-                group.addTask {
-                    try await Self.post(intake, id: "many-\(index)", from: "+5730033\(String(format: "%05d", index % 20))", text: "no tenemos comida \(index)").status
-                }
-            }
-            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        let statuses = try await Self.postAtOnce(intake, count: 40) { index in
+            ("many-\(index)", "+5730033\(String(format: "%05d", index % 20))", "no tenemos comida \(index)")
         }
         #expect(statuses == Array(repeating: 200, count: 40))
         let counts = try await pool.withConnection { connection in
@@ -282,14 +290,9 @@ import Testing
         let pool = try await Self.pool("newticket_nul")
         defer { Task { await pool.close() } }
         let intake = try Self.intake(pool)
-        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
-            for index in 0..<8 {
-                group.addTask {
-                    // JSONSerialization writes U+0000 as the escape \u0000, which JSON gateways decode to a NUL.
-                    try await Self.post(intake, id: "nul-\(index)", from: "+5730055\(String(format: "%05d", index))", text: index == 3 ? "hola\u{0}fin" : "hola \(index)").status
-                }
-            }
-            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        // JSONSerialization writes U+0000 as the escape \u0000, which JSON gateways decode to a NUL.
+        let statuses = try await Self.postAtOnce(intake, count: 8) { index in
+            ("nul-\(index)", "+5730055\(String(format: "%05d", index))", index == 3 ? "hola\u{0}fin" : "hola \(index)")
         }
         #expect(statuses == Array(repeating: 200, count: 8))
         let text = try await pool.withConnection { connection in
@@ -306,12 +309,7 @@ import Testing
         let pool = try await Self.pool("newticket_race")
         defer { Task { await pool.close() } }
         let intake = try Self.intake(pool)
-        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
-            for index in 0..<6 {
-                group.addTask { try await Self.post(intake, id: "race-\(index)", from: "+573002220000", text: "necesito comida \(index)").status }
-            }
-            return try await group.reduce(into: [Int]()) { $0.append($1) }
-        }
+        let statuses = try await Self.postAtOnce(intake, count: 6) { index in ("race-\(index)", "+573002220000", "necesito comida \(index)") }
         #expect(statuses == Array(repeating: 200, count: 6))
         let counts = try await pool.withConnection { connection in
             try connection.query(
