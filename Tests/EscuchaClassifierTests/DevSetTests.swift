@@ -30,6 +30,21 @@ enum RepositoryPaths {
         #expect(errors.isEmpty, "\(errors.map(\.description).joined(separator: "\n"))")
     }
 
+    /// Sexual abuse of children written the way people write it, beyond the dev set; and
+    /// the Spanish "le toca a" (it is her turn), which is no touch.
+    @Test(arguments: [
+        ("mi padrastro toca a mi hija de 9 años", true),
+        ("un señor del albergue manosea a los niños", true),
+        ("el vecino le tocó las partes a mi niña", true),
+        ("me quieren quitar a mis hijos y venderlos", true),
+        ("meu padrasto mexe com minha filha de 10 anos", true),
+        ("le toca a mi hija lavar los platos hoy", false),
+        ("hoy me toca a mí cuidar a los niños", false),
+    ])
+    func childAbuseIsFlaggedAndTurnsAreNot(text: String, flagged: Bool) {
+        #expect(Self.classifier.classify(text).flags.contains("protection.child_at_risk") == flagged, "\(text)")
+    }
+
     @Test func devSetScoresStayAboveTheFloors() throws {
         let messages = try Self.devSet()
         #expect(messages.count == 240)
