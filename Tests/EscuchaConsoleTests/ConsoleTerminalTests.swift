@@ -54,6 +54,13 @@ final class TmuxSession {
 
     @discardableResult
     func waitFor(_ text: String) throws -> String { try waitFor("'\(text)'") { $0.contains(text) } }
+
+    /// Waits until every text is on the screen: a redraw caught half-way shows the first
+    /// line of a screen before the rest.
+    @discardableResult
+    func waitForAll(_ texts: [String]) throws -> String {
+        try waitFor(texts.map { "'\($0)'" }.joined(separator: ", ")) { screen in texts.allSatisfy { screen.contains($0) } }
+    }
 }
 
 @Suite(.serialized) struct ConsoleTerminalTests {
@@ -95,7 +102,7 @@ final class TmuxSession {
         try await fixture.add(.init(reference: "KKKK06", text: "me pega", flags: ["protection.gbv"], team: "protection"))
 
         let tmux = try launch(fixture, officer: "handler1", language: "en")
-        var screen = try tmux.waitFor("5 tickets")
+        var screen = try tmux.waitFor("five ticket lines") { $0.contains("5 tickets") && ticketLines($0).count == 5 }
         // Sorted by urgency; the restricted ticket is counted, never listed.
         #expect(ticketLines(screen).map { String($0.dropFirst(2).prefix(6)) } == ["KKKK01", "KKKK02", "KKKK03", "KKKK04", "KKKK05"])
         #expect(screen.contains("+1 restricted"))
@@ -105,8 +112,7 @@ final class TmuxSession {
 
         // Move down twice and open: the third ticket.
         try tmux.keys("j", "j", "Enter")
-        screen = try tmux.waitFor("Ticket KKKK03")
-        #expect(screen.contains("¿dónde entregan kits de higiene?"))
+        screen = try tmux.waitForAll(["Ticket KKKK03", "¿dónde entregan kits de higiene?"])
         try tmux.keys("q")
         try tmux.waitFor("5 tickets")
 
@@ -114,7 +120,7 @@ final class TmuxSession {
         try tmux.keys("/")
         try tmux.type("policia")
         try tmux.keys("Enter")
-        screen = try tmux.waitFor("1 tickets")
+        screen = try tmux.waitFor("one ticket line") { $0.contains("1 tickets") && ticketLines($0).count == 1 }
         #expect(ticketLines(screen).map { String($0.dropFirst(2).prefix(6)) } == ["KKKK02"])
         try tmux.keys("x")
         try tmux.waitFor("5 tickets")
@@ -125,7 +131,7 @@ final class TmuxSession {
         try tmux.keys("Enter")  // first entry: flag
         try tmux.type("protection")
         try tmux.keys("Enter")
-        screen = try tmux.waitFor("flag=protection")
+        screen = try tmux.waitFor("two ticket lines") { $0.contains("flag=protection") && ticketLines($0).count == 2 }
         #expect(ticketLines(screen).map { String($0.dropFirst(2).prefix(6)) } == ["KKKK01", "KKKK02"])
         // Mine: nothing yet.
         try tmux.keys("m")
@@ -135,16 +141,13 @@ final class TmuxSession {
 
         // Open the urgent ticket, take it, reply, resolve and close the loop.
         try tmux.keys("g", "Enter")
-        screen = try tmux.waitFor("Ticket KKKK01")
-        #expect(screen.contains("protection.medical_emergency"))
-        #expect(screen.contains("+57 *** ***"))
+        screen = try tmux.waitForAll(["Ticket KKKK01", "protection.medical_emergency", "+57 *** ***"])
         #expect(!screen.contains("3001112233"))
         try tmux.keys("a")
         try tmux.waitFor("is yours")
         try tmux.keys("r")
         try tmux.type("Vamos en camino, quédese donde está")
-        screen = try tmux.waitFor("UCS-2")  // é and á are not GSM-7
-        #expect(screen.contains("SMS: 1 part(s)"))
+        screen = try tmux.waitForAll(["UCS-2", "SMS: 1 part(s)"])  // é and á are not GSM-7
         try tmux.keys("Enter")
         try tmux.waitFor("queued for sending")
         try tmux.keys("R")
@@ -179,13 +182,11 @@ final class TmuxSession {
         try tmux.keys("q")
         try tmux.waitFor("4 tickets")
         try await fixture.add(.init(reference: "KKKK07", text: "nueva llegada", ackDue: now.addingTimeInterval(60)))
-        screen = try tmux.waitFor("KKKK07")
-        #expect(screen.contains("5 tickets"))
+        screen = try tmux.waitForAll(["KKKK07", "5 tickets"])
 
         // Resize: a wider terminal shows the location and the person's last words.
         try tmux.resize(columns: 130, rows: 30)
-        screen = try tmux.waitFor("Last message")
-        #expect(screen.contains("Location"))
+        screen = try tmux.waitForAll(["Last message", "Location"])
         try tmux.keys("q")
     }
 
@@ -218,8 +219,7 @@ final class TmuxSession {
         try await fixture.add(.init(reference: "MMMM04", text: "plain text here", type: "question", ackDue: now.addingTimeInterval(3900)))
 
         let tmux = try launch(fixture, officer: "handler1", language: "es", columns: 140, rows: 20)
-        let screen = try tmux.waitFor("4 casos")
-        #expect(screen.contains("Último mensaje"))
+        let screen = try tmux.waitForAll(["4 casos", "Último mensaje"])
         let lines = ticketLines(screen)
         #expect(lines.count == 4)
         // Every column before the message starts at the same terminal column on every line,
@@ -236,9 +236,7 @@ final class TmuxSession {
 
         // The ticket screen shows the whole text, wrapped inside the window.
         try tmux.keys("Enter")
-        let ticket = try tmux.waitFor("Caso MMMM01")
-        #expect(ticket.contains("مرحبا، أحتاج إلى مساعدة في الأوراق"))
-        #expect(ticket.contains("Conversación"))
+        try tmux.waitForAll(["Caso MMMM01", "مرحبا، أحتاج إلى مساعدة في الأوراق", "Conversación"])
         try tmux.keys("q", "q")
     }
 
@@ -250,13 +248,9 @@ final class TmuxSession {
                   evidence: [("protection.child_at_risk", 7..<20)]))
         // As typed from a notice: lower case, with a dash.
         let tmux = try launch(fixture, officer: "prot-fp", language: "en", extra: ["--ticket", "nnnn-01"])
-        let screen = try tmux.waitFor("Ticket NNNN01")
-        #expect(screen.contains("RESTRICTED"))
-        #expect(screen.contains("niño solo en la terminal"))
-        #expect(screen.contains("(v: show the number)"))
+        try tmux.waitForAll(["Ticket NNNN01", "RESTRICTED", "niño solo en la terminal", "(v: show the number)"])
         try tmux.keys("v")
-        let shown = try tmux.waitFor("recorded in the history")
-        #expect(shown.contains("+573001112233"))
+        try tmux.waitForAll(["recorded in the history", "+573001112233"])
         // Refer to child protection without consent: allowed to a cleared focal point, with a reason.
         try tmux.keys("F")
         try tmux.waitFor("Refer to a service")
@@ -269,8 +263,7 @@ final class TmuxSession {
         try tmux.waitFor("Why consent is overridden")
         try tmux.type("niño solo, riesgo inmediato")
         try tmux.keys("Enter")
-        let referred = try tmux.waitFor("NNNN01 referred")
-        #expect(referred.contains("child protection → ICBF Cúcuta"))
+        try tmux.waitForAll(["NNNN01 referred", "child protection → ICBF Cúcuta"])
         try tmux.keys("q", "q")
         let actions = try await fixture.pool.withConnection { connection in
             try connection.query("SELECT actor, action FROM ticket_events WHERE ticket_id = \(id) ORDER BY id").map {
