@@ -1,3 +1,4 @@
+import EscuchaCore
 import Foundation
 
 /// A JSON value that keeps numbers as their literal text (`1516217711000`, `1.00`).
@@ -180,19 +181,5 @@ extension JSONValue {
 
     /// `text` as a JSON string literal, quotes included.
     /// - Parameter text: the text to escape.
-    public static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    public static func quote(_ text: String) -> String { TextEncoding.jsonString(text) }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import EscuchaCore
 import Foundation
 
 /// Authenticity checks over the raw request. Every comparison is constant-time.
@@ -168,7 +169,7 @@ enum Digests {
         }
     }
 
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+    static func hex(_ bytes: [UInt8]) -> String { TextEncoding.hex(bytes) }
 }
 
 /// The URL a gateway called, rebuilt for signature checks.

@@ -77,15 +77,7 @@ public struct ContactProtector: Sendable {
     public func linkHash(_ address: String) -> String {
         let canonical = ContactAddress.canonical(address)
         let mac = HMAC<SHA256>.authenticationCode(for: Data(canonical.utf8), using: hashKey)
-        // Hex by table: String(format:) per byte cost more than the HMAC itself.
-        let digits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = []
-        hex.reserveCapacity(64)
-        for byte in mac {
-            hex.append(digits[Int(byte >> 4)])
-            hex.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: hex, as: UTF8.self)
+        return TextEncoding.hex(Array(mac))
     }
 }
 

@@ -1,3 +1,4 @@
+import EscuchaCore
 import Foundation
 
 /// A PostgreSQL type, by its OID (the `pg_type.oid` of the built-in types).
@@ -45,8 +46,6 @@ public struct PostgresDataType: RawRepresentable, Hashable, Sendable {
     public static let textArray = PostgresDataType(rawValue: 1009)
     /// `int8[]`
     public static let int8Array = PostgresDataType(rawValue: 1016)
-    /// `timestamptz[]`
-    public static let timestamptzArray = PostgresDataType(rawValue: 1185)
 }
 
 /// One bind parameter of a statement: its type and its value in text or binary format.
@@ -77,7 +76,7 @@ public struct PostgresBind: Sendable {
         switch value {
         case .null: nil
         case .text(let text): text
-        case .binary(let bytes): "\\x" + hexString(bytes)
+        case .binary(let bytes): "\\x" + TextEncoding.hex(bytes)
         }
     }
 }
@@ -270,23 +269,6 @@ extension Int: PostgresArrayElement {
         var values: [Int] = []
         for element in elements {
             guard let element, let value = Int(element) else { throw cell.mismatch("an array of integers") }
-            values.append(value)
-        }
-        return values
-    }
-}
-
-extension Date: PostgresArrayElement {
-    public static var postgresArrayDataType: PostgresDataType { .timestamptzArray }
-    public static func postgresArrayBind(_ elements: [Date]) -> PostgresBind {
-        .text(PostgresArrayLiteral.encode(elements.map(PostgresTimestamp.format)), type: .timestamptzArray)
-    }
-    /// Reads a one-dimensional array; NULL elements and infinities are refused.
-    public static func postgresArray(from cell: PostgresCell) throws(StoreError) -> [Date] {
-        guard let elements = PostgresArrayLiteral.decode(cell.bytes) else { throw cell.mismatch("an array of timestamps") }
-        var values: [Date] = []
-        for element in elements {
-            guard let element, let value = PostgresTimestamp.parse(Array(element.utf8)) else { throw cell.mismatch("an array of timestamps") }
             values.append(value)
         }
         return values
@@ -510,17 +492,6 @@ enum PostgresArrayLiteral {
     }
 }
 
-private let hexDigits = Array("0123456789abcdef".utf8)
-
-func hexString(_ bytes: [UInt8]) -> String {
-    var out = [UInt8]()
-    out.reserveCapacity(bytes.count * 2)
-    for byte in bytes {
-        out.append(hexDigits[Int(byte >> 4)])
-        out.append(hexDigits[Int(byte & 15)])
-    }
-    return String(decoding: out, as: UTF8.self)
-}
 
 /// Decodes `\x0a1b…`.
 func decodeByteaHex(_ text: [UInt8]) -> [UInt8]? {
@@ -567,7 +538,7 @@ public struct JSONObjectText: Sendable {
     /// Adds a string member; `nil` writes `null`.
     public mutating func add(_ key: String, _ value: String?) {
         member(key)
-        if let value { Self.quote(value, into: &text) } else { text += "null" }
+        if let value { TextEncoding.appendJSONString(value, to: &text) } else { text += "null" }
     }
 
     /// Adds a boolean member.
@@ -582,7 +553,7 @@ public struct JSONObjectText: Sendable {
         text += "["
         for (index, value) in values.enumerated() {
             if index > 0 { text += "," }
-            Self.quote(value, into: &text)
+            TextEncoding.appendJSONString(value, to: &text)
         }
         text += "]"
     }
@@ -613,14 +584,7 @@ public struct JSONObjectText: Sendable {
     /// Adds bytes as `bytea`'s hex text (`\x0a1b…`), which a cast or
     /// `jsonb_populate_record` reads back.
     public mutating func add(_ key: String, bytea bytes: Data) {
-        let digits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = Array("\\x".utf8)
-        hex.reserveCapacity(2 + bytes.count * 2)
-        for byte in bytes {
-            hex.append(digits[Int(byte >> 4)])
-            hex.append(digits[Int(byte & 0x0F)])
-        }
-        add(key, String(decoding: hex, as: UTF8.self))
+        add(key, "\\x" + TextEncoding.hex(bytes))
     }
 
     /// Adds a JSON document as the member's value; `nil` writes `null`.
@@ -631,42 +595,7 @@ public struct JSONObjectText: Sendable {
 
     private mutating func member(_ key: String) {
         if text.utf8.count > 1 { text += "," }
-        Self.quote(key, into: &text)
+        TextEncoding.appendJSONString(key, to: &text)
         text += ":"
-    }
-
-    /// A JSON string literal: quotes, backslashes and control characters escaped, the rest
-    /// (including non-ASCII) as it is.
-    static func quote(_ value: String, into text: inout String) {
-        text += "\""
-        // Most values need no escape at all: one scan, one append.
-        guard value.utf8.contains(where: { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 }) else {
-            text += value
-            text += "\""
-            return
-        }
-        var plainStart = value.utf8.startIndex
-        var index = plainStart
-        let utf8 = value.utf8
-        while index != utf8.endIndex {
-            let byte = utf8[index]
-            if byte == 0x22 || byte == 0x5C || byte < 0x20 {
-                text += String(Substring(utf8[plainStart..<index]))
-                switch byte {
-                case 0x22: text += "\\\""
-                case 0x5C: text += "\\\\"
-                case 0x0A: text += "\\n"
-                case 0x0D: text += "\\r"
-                case 0x09: text += "\\t"
-                default:
-                    let digits = Array("0123456789abcdef".utf8)
-                    text += "\\u00" + String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)
-                }
-                plainStart = utf8.index(after: index)
-            }
-            index = utf8.index(after: index)
-        }
-        text += String(Substring(utf8[plainStart..<utf8.endIndex]))
-        text += "\""
     }
 }

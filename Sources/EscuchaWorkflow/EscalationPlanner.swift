@@ -104,10 +104,9 @@ public struct EscalationPlanner: Sendable {
         ticketID: Int64, flags: [FlagCode], severity: Severity, type: String?, channelID: String?, location: String?,
         language: String?, restricted: Bool, now: Date, current: TicketState
     ) throws -> Statements {
-        let facts = EscalationFacts(
-            flags: Set(flags), severity: severity, type: type, channelID: channelID, location: location, language: language,
-            team: current.team, restricted: restricted)
-        let outcome = rules.evaluate(facts, now: now, workingHours: workingHours)
+        let outcome = evaluate(
+            flags: flags, severity: severity, type: type, channelID: channelID, location: location, language: language,
+            team: current.team, restricted: restricted, now: now)
         var tables: [SQL] = []
         if let team = outcome.team, current.team == nil {
             // In the same statement as the ticket update: the foreign key is checked at its end.
@@ -142,15 +141,15 @@ public struct EscalationPlanner: Sendable {
         return Statements(outcome: outcome, tables: tables, event: event)
     }
 
-    /// What the rules decide for a ticket about to be created (no team, not acknowledged),
-    /// so intake can write the ticket once with it.
-    func evaluateNewTicket(
+    /// What the rules decide for a ticket with these facts. Intake calls it with no team for
+    /// a ticket about to be created, so the ticket is written once with the outcome.
+    func evaluate(
         flags: [FlagCode], severity: Severity, type: String?, channelID: String?, location: String?, language: String?,
-        restricted: Bool, now: Date
+        team: String?, restricted: Bool, now: Date
     ) -> EscalationOutcome {
         let facts = EscalationFacts(
             flags: Set(flags), severity: severity, type: type, channelID: channelID, location: location, language: language,
-            team: nil, restricted: restricted)
+            team: team, restricted: restricted)
         return rules.evaluate(facts, now: now, workingHours: workingHours)
     }
 

@@ -305,7 +305,7 @@ public final class Intake: Sendable {
         // commit, shared with concurrent requests, record it with the outcome of the raw
         // request.
         if prepared.count == 1, !templates.isOptOut(prepared[0].message.text) {
-            switch try await newTickets.write(try writer.newTicketItem(prepared[0], inboundID: inboundID, markInbound: true)) {
+            switch try await newTickets.write(try writer.newTicketItem(prepared[0], inboundID: inboundID)) {
             case .written(let result):
                 return received([result], status: "accepted", instance: instance, inboundID: inboundID)
             case .generalPath:

@@ -64,10 +64,9 @@ struct TicketWriter: Sendable {
     /// Intake's common case, a new message that starts a new ticket, as one item of
     /// `escucha_intake_new_messages` (migration 0012): everything the database function
     /// writes, with the escalation rules already applied to the ticket about to exist.
-    /// Opt-out words must not come here.
-    /// - Parameter markInbound: also records the outcome of the raw request (when it holds
-    ///   this message only).
-    func newTicketItem(_ prepared: PreparedMessage, inboundID: Int64, markInbound: Bool) throws -> NewTicketItem {
+    /// Only for a request that carried this one message (the function records the
+    /// request's outcome); opt-out words must not come here.
+    func newTicketItem(_ prepared: PreparedMessage, inboundID: Int64) throws -> NewTicketItem {
         let message = prepared.message
         let classification = prepared.classification
         let language = language(of: prepared)
@@ -79,9 +78,9 @@ struct TicketWriter: Sendable {
         var outcome: EscalationOutcome?
         var rulesDetails: JSON?
         if let escalation {
-            let decided = escalation.evaluateNewTicket(
+            let decided = escalation.evaluate(
                 flags: classification.flags, severity: severity, type: classification.type, channelID: message.channelID,
-                location: location, language: language, restricted: restricted, now: now)
+                location: location, language: language, team: nil, restricted: restricted, now: now)
             severity = max(severity, decided.severity)
             restricted = restricted || decided.restricted
             outcome = decided
@@ -94,7 +93,6 @@ struct TicketWriter: Sendable {
         let steps = outcome?.steps ?? []
         var item = JSONObjectText()
         item.add("inbound_id", inboundID)
-        item.add("mark_inbound", markInbound)
         item.add("channel_id", message.channelID)
         item.add("message_kind", message.kind.rawValue)
         item.add("external_id", externalID(of: message))
@@ -133,12 +131,7 @@ struct TicketWriter: Sendable {
         item.add("step_levels", steps.map(\.level))
         item.add("step_targets", steps.map(\.target.description))
         item.add("step_due_at", steps.map(\.dueAt))
-        item.add(
-            "ack_payload",
-            json: JSON(strings: [
-                "text": templates.acknowledgement(language: language, reference: references[0], restricted: restricted),
-                "template": restricted ? "acknowledgement_restricted" : "acknowledgement", "language": language,
-            ]))
+        item.add("ack_payload", json: acknowledgement(language: language, reference: references[0], restricted: restricted))
         return NewTicketItem(json: item.json, addressHash: addressHash, flags: flags)
     }
 
@@ -241,7 +234,9 @@ struct TicketWriter: Sendable {
                     operation: "recording an opt-out")
                 let text = templates.language(language).optedOut
                 try connection.execute(
-                    try outboxSMS(ticketID: nil, channelID: message.channelID, sender: message.sender, text: text, template: "opted_out", language: language, key: "optout:\(messageID)"),
+                    outboxSMS(
+                        ticketID: nil, channelID: message.channelID, sender: message.sender,
+                        payload: Self.smsPayload(text: text, template: "opted_out", language: language), key: "optout:\(messageID)"),
                     operation: "queueing a message to the person")
                 optedOut = true
             }
@@ -312,10 +307,9 @@ struct TicketWriter: Sendable {
         tables.append(
             "audited AS (INSERT INTO ticket_events (ticket_id, at, actor, interface, action, details) VALUES " + SQL.joined(events, separator: ", ") + ")")
         if newTicket && !optedOut {
-            let text = templates.acknowledgement(language: language, reference: reference, restricted: ticketRestricted)
-            let queued = try outboxSMS(
-                ticketID: ticket, channelID: message.channelID, sender: message.sender, text: text,
-                template: ticketRestricted ? "acknowledgement_restricted" : "acknowledgement", language: language, key: "ack:\(messageID)")
+            let queued = outboxSMS(
+                ticketID: ticket, channelID: message.channelID, sender: message.sender,
+                payload: acknowledgement(language: language, reference: reference, restricted: ticketRestricted), key: "ack:\(messageID)")
             tables.append("acknowledged AS (" + queued + ")")
         }
         try connection.queryPrepared(
@@ -370,12 +364,22 @@ struct TicketWriter: Sendable {
         values.isEmpty ? JSON("[]") : try JSON(encoding: values)
     }
 
+    /// The outbox payload of a message to the person.
+    private static func smsPayload(text: String, template: String, language: String) -> JSON {
+        JSON(strings: ["text": text, "template": template, "language": language])
+    }
+
+    /// A new ticket's acknowledgement in the person's language; restricted tickets get the
+    /// neutral text that never repeats the topic.
+    private func acknowledgement(language: String, reference: String, restricted: Bool) -> JSON {
+        Self.smsPayload(
+            text: templates.acknowledgement(language: language, reference: reference, restricted: restricted),
+            template: restricted ? "acknowledgement_restricted" : "acknowledgement", language: language)
+    }
+
     /// The outbox row of a message to the person, as an `INSERT` to run alone or inside intake's statement.
-    private func outboxSMS(
-        ticketID: Int64?, channelID: String, sender: String, text: String, template: String, language: String, key: String
-    ) throws -> SQL {
-        let payload = JSON(strings: ["text": text, "template": template, "language": language])
-        return """
+    private func outboxSMS(ticketID: Int64?, channelID: String, sender: String, payload: JSON, key: String) -> SQL {
+        """
             INSERT INTO outbox (ticket_id, kind, channel_id, destination, payload, idempotency_key)
             VALUES (\(ticketID), 'sms', \(channelID), \(protector.encrypt(sender)), \(payload), \(key))
             ON CONFLICT (idempotency_key) DO NOTHING

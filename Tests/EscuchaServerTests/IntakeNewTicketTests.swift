@@ -145,10 +145,10 @@ import Testing
             return try connection.query(
                 """
                 SELECT * FROM escucha_intake_new_message(
-                    \(inbound), true, 'json-test', 'sms', 'ext-1', 'necesito agua', now(), 'es', 'phone', '\\x01'::bytea, 'hash-1', '+57 *** 1',
+                    \(inbound), 'json-test', 'sms', 'ext-1', 'necesito agua', now(), 'es', 'phone', '\\x01'::bytea, 'hash-1', '+57 *** 1',
                     \(none), 1209600, \(["AAAAAA", "BBBBBB"]), 'request', \(none), \(none), 'low', false, NULL,
                     NULL, NULL, NULL, NULL, 'v1', 'es', \(none), NULL, false, '[]', '[]', '{}', now(), NULL,
-                    \(none), \([Int]()), \(none), \([Date]()), \(payload))
+                    \(none), \([Int]()), \(none), '{}', \(payload))
                 """)[0]
         }
         #expect(try result.decode("outcome", as: String.self) == "created")
@@ -162,7 +162,7 @@ import Testing
     /// An item of `escucha_intake_new_messages`, as TicketWriter writes them.
     static func groupItem(_ external: String, hash: String, severity: String = "low", reference: String) -> String {
         """
-        {"inbound_id": null, "mark_inbound": false, "channel_id": "json-test", "message_kind": "sms", "external_id": "\(external)",
+        {"inbound_id": null, "channel_id": "json-test", "message_kind": "sms", "external_id": "\(external)",
          "text": "necesito agua", "received_at": "2026-11-30 10:00:00.000000+00", "language": "es", "contact_kind": "phone",
          "address_enc": "\\\\x01", "address_hash": "\(hash)", "masked": "+57 *** 1", "typed_references": [], "window_seconds": 1209600,
          "candidate_references": ["\(reference)"], "type": "request", "flags": [], "sectors": [], "severity": "\(severity)",

@@ -14,8 +14,7 @@
 -- upsert waits for a concurrent message of the same person, and the thread lookup after
 -- it then sees that message's ticket.
 CREATE FUNCTION escucha_intake_new_message(
-    p_inbound_id        bigint,
-    p_mark_inbound      boolean,        -- record the request's outcome (one message per request)
+    p_inbound_id        bigint,         -- the request this one message came in; NULL for none
     p_channel_id        text,
     p_message_kind      text,
     p_external_id       text,
@@ -151,11 +150,6 @@ BEGIN
         ON CONFLICT (idempotency_key) DO NOTHING;
     END IF;
 
-    IF p_mark_inbound THEN
-        UPDATE inbound SET status = 'accepted', reason = NULL, message_id = v_message, processed_at = now()
-         WHERE id = p_inbound_id;
-    END IF;
-
     RETURN QUERY SELECT 'created'::text, v_message, v_ticket, v_reference;
 END;
 $$;
@@ -171,7 +165,6 @@ $$;
 CREATE TYPE escucha_intake_item AS (
     n                    integer,
     inbound_id           bigint,
-    mark_inbound         boolean,
     channel_id           text,
     message_kind         text,
     external_id          text,
@@ -212,6 +205,9 @@ CREATE TYPE escucha_intake_item AS (
     ack_payload          jsonb
 );
 
+-- Each item is a request that carried one message: for a created item, the request's
+-- inbound row gets its outcome here too.
+--
 -- The same contract as escucha_intake_new_message, per item: 'created', 'duplicate',
 -- 'threaded' (nothing written but the contact), or 'failed' with a SQLSTATE (or
 -- 'reference' when the ticket's reference was taken) for intake to retry alone.
@@ -341,7 +337,7 @@ BEGIN
             ON CONFLICT (idempotency_key) DO NOTHING),
         marked AS (
             UPDATE inbound AS i SET status = 'accepted', reason = NULL, message_id = w.new_message_id, processed_at = now()
-              FROM written w WHERE i.id = w.inbound_id AND w.mark_inbound)
+              FROM written w WHERE i.id = w.inbound_id)
         SELECT coalesce(array_agg(f.n), '{}'),
                coalesce(array_agg(CASE WHEN w.n IS NOT NULL THEN 'created' WHEN th.thread_id IS NOT NULL THEN 'threaded' ELSE 'failed' END), '{}'),
                coalesce(array_agg(w.new_message_id), '{}'), coalesce(array_agg(COALESCE(w.new_ticket_id, th.thread_id)), '{}'),
@@ -367,14 +363,14 @@ BEGIN
     FOREACH v_one IN ARRAY v_items LOOP
         BEGIN
             SELECT * INTO v_result FROM escucha_intake_new_message(
-                v_one.inbound_id, false, v_one.channel_id, v_one.message_kind, v_one.external_id, v_one.text, v_one.received_at,
+                v_one.inbound_id, v_one.channel_id, v_one.message_kind, v_one.external_id, v_one.text, v_one.received_at,
                 v_one.language, v_one.contact_kind, v_one.address_enc, v_one.address_hash, v_one.masked,
                 v_one.typed_references, v_one.window_seconds, v_one.candidate_references, v_one.type, v_one.flags, v_one.sectors,
                 v_one.severity, v_one.restricted, v_one.location, v_one.team, v_one.assignee, v_one.ack_due_at, v_one.resolve_due_at,
                 v_one.classifier, v_one.class_language, v_one.class_flags, v_one.class_severity, v_one.class_restricted,
                 v_one.places, v_one.evidence, v_one.created_details, v_one.rules_at, v_one.rules_details,
                 v_one.step_rules, v_one.step_levels, v_one.step_targets, v_one.step_due_at, v_one.ack_payload);
-            IF v_result.outcome = 'created' AND v_one.mark_inbound THEN
+            IF v_result.outcome = 'created' AND v_one.inbound_id IS NOT NULL THEN
                 v_inbound := v_inbound || v_one.inbound_id;
                 v_messages := v_messages || v_result.message_id;
             END IF;

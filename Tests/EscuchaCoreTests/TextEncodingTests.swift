@@ -1,0 +1,17 @@
+import EscuchaCore
+import Testing
+
+@Suite struct TextEncodingTests {
+    @Test func hexHasTwoLowerCaseDigitsPerByte() {
+        #expect(TextEncoding.hex([0x00, 0x0a, 0xab, 0xff]) == "000aabff")
+        #expect(TextEncoding.hex([UInt8]()) == "")
+    }
+
+    @Test func jsonStringsEscapeQuotesBackslashesAndControlsOnly() {
+        #expect(TextEncoding.jsonString("plain ñ 👍🏽") == "\"plain ñ 👍🏽\"")
+        #expect(TextEncoding.jsonString("a\"b\\c\nd\re\tf\u{07}g/") == #""a\"b\\c\nd\re\tf\u0007g/""#)
+        var text = "{"
+        TextEncoding.appendJSONString("k", to: &text)
+        #expect(text == "{\"k\"")
+    }
+}
