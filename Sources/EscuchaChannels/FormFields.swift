@@ -1,3 +1,4 @@
+import EscuchaCore
 import Foundation
 
 /// Name/value pairs from a URL-encoded query or form body, or a multipart form.
@@ -67,7 +68,7 @@ public struct FormFields: Sendable, Equatable {
     ///   - name: the field name.
     ///   - caseInsensitive: whether names match regardless of case.
     public func value(_ name: String, caseInsensitive: Bool = false) -> [UInt8]? {
-        pairs.last { caseInsensitive ? $0.name.caseInsensitiveCompare(name) == .orderedSame : $0.name == name }?.value
+        pairs.last { caseInsensitive ? $0.name.equalsIgnoringCase(name) : $0.name == name }?.value
     }
 
     /// Whether any field is present.

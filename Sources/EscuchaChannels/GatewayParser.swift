@@ -25,7 +25,7 @@ public enum GatewayParser {
         // 1. Route.
         let segment = request.lastPathSegment
         let byMethod = definition.routes.filter { $0.methods.isEmpty || $0.methods.contains(request.method) }
-        let route = byMethod.first { $0.paths.contains { $0.caseInsensitiveCompare(segment) == .orderedSame } }
+        let route = byMethod.first { $0.paths.contains { $0.equalsIgnoringCase(segment) } }
             ?? byMethod.first { $0.paths.isEmpty }
             ?? byMethod.first { $0.isDefault && (segment.isEmpty || segment == instance.id) }
         guard let route else {

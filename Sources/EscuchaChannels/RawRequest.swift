@@ -1,3 +1,4 @@
+import EscuchaCore
 import Foundation
 
 /// An HTTP request exactly as a gateway sent it, before any interpretation.
@@ -59,12 +60,18 @@ public struct RawRequest: Sendable, Equatable, CustomStringConvertible {
     /// The last value of the header `name` (case-insensitive), or `nil`.
     /// - Parameter name: the header name.
     public func header(_ name: String) -> String? {
-        headers.last { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        headers.last { $0.name.equalsIgnoringCase(name) }?.value
     }
 
     /// The media type of the body without parameters, lower case (`application/json`).
     public var mediaType: String? {
-        header("Content-Type").map { $0.split(separator: ";", maxSplits: 1).first.map(String.init)?.trimmingCharacters(in: .whitespaces).lowercased() ?? "" }
+        // Bytes: media types are ASCII, and this runs for every webhook.
+        header("Content-Type").map { value in
+            var bytes = Array(value.utf8.prefix { $0 != 0x3B })  // up to ';'
+            while let last = bytes.last, last == 0x20 || last == 0x09 { bytes.removeLast() }
+            let start = bytes.firstIndex { $0 != 0x20 && $0 != 0x09 } ?? bytes.endIndex
+            return String(decoding: bytes[start...].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+        }
     }
 
     /// The last non-empty segment of the path (`status` for `/webhooks/sms/x/status/`).

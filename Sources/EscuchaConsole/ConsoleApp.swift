@@ -399,7 +399,7 @@ public final class ConsoleApp {
                 let replies = desk.templates.language(ticketLanguage).replies
                 if !replies.isEmpty {
                     prompt.templateIndex = (prompt.templateIndex + 1) % replies.count
-                    prompt.editor = LineEditor(replies[prompt.templateIndex].text.replacingOccurrences(of: "{reference}", with: targetReference))
+                    prompt.editor = LineEditor(MessageTemplates.filling(replies[prompt.templateIndex].text, reference: targetReference))
                 }
                 overlay = .prompt(prompt)
             case .character(let scalar):

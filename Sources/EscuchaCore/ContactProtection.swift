@@ -102,7 +102,7 @@ public enum ContactAddress {
     /// A form safe to show on screen: `+57 *** *** 4821`, `m***@e***.org`.
     public static func mask(_ address: String) -> String {
         let canonical = canonical(address)
-        if canonical.contains("@") {
+        if canonical.utf8.contains(0x40) {  // @
             let parts = canonical.split(separator: "@", maxSplits: 1)
             let local = parts.first.map { String($0.prefix(1)) + "***" } ?? "***"
             let domain = parts.count > 1 ? String(parts[1]) : ""
@@ -110,7 +110,7 @@ public enum ContactAddress {
             let tld = labels.count > 1 ? "." + labels.last! : ""
             return "\(local)@\(labels.first.map { String($0.prefix(1)) } ?? "")***\(tld)"
         }
-        let digits = canonical.filter(\.isASCIIDigit)
+        let digits = String(decoding: canonical.utf8.filter { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self)
         guard digits.count >= 6 else { return String(repeating: "*", count: max(3, digits.count)) }
         let last = String(digits.suffix(4))
         if canonical.hasPrefix("+") {
@@ -122,18 +122,17 @@ public enum ContactAddress {
 
     /// Length of the ITU country calling code at the start of `digits` (E.164).
     static func countryCodeLength(_ digits: String) -> Int {
-        let oneDigit: Set<Character> = ["1", "7"]
         guard let first = digits.first else { return 0 }
-        if oneDigit.contains(first) { return 1 }
-        let two = String(digits.prefix(2))
-        // Two-digit codes in use (zones 2–9); the rest are three digits.
-        let twoDigit: Set<String> = [
-            "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46", "47", "48", "49",
-            "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63", "64", "65", "66", "81", "82", "84",
-            "86", "90", "91", "92", "93", "94", "95", "98",
-        ]
-        return twoDigit.contains(two) ? 2 : 3
+        if first == "1" || first == "7" { return 1 }
+        return twoDigitCountryCodes.contains(String(digits.prefix(2))) ? 2 : 3
     }
+
+    /// Two-digit codes in use (zones 2–9); the rest are three digits.
+    private static let twoDigitCountryCodes: Set<String> = [
+        "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46", "47", "48", "49",
+        "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63", "64", "65", "66", "81", "82", "84",
+        "86", "90", "91", "92", "93", "94", "95", "98",
+    ]
 }
 
 extension Character {

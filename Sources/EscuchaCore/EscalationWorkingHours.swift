@@ -1,17 +1,18 @@
 import Foundation
+import Synchronization
 
 /// A team's working hours in its time zone: deadlines of rules with `working_hours: true`
 /// count only this time (a 48-hour deadline set on Friday evening falls on Wednesday, not
 /// Sunday). Rules for lives at risk keep wall-clock deadlines.
 public struct EscalationWorkingHours: Sendable, Hashable {
     /// IANA time zone.
-    public var timeZone: String
+    public let timeZone: String
     /// Working weekdays, 1 = Sunday … 7 = Saturday (Foundation's numbering).
-    public var weekdays: Set<Int>
+    public let weekdays: Set<Int>
     /// Opening, minutes after midnight.
-    public var opens: Int
+    public let opens: Int
     /// Closing, minutes after midnight (after `opens`).
-    public var closes: Int
+    public let closes: Int
 
     /// Creates working hours.
     /// - Parameters:
@@ -24,6 +25,9 @@ public struct EscalationWorkingHours: Sendable, Hashable {
         self.weekdays = weekdays
         self.opens = opens
         self.closes = closes
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(secondsFromGMT: 0)!
+        days = LocalDays(calendar: calendar)
     }
 
     static let dayNames = ["sun": 1, "mon": 2, "tue": 3, "wed": 4, "thu": 5, "fri": 6, "sat": 7]
@@ -55,11 +59,9 @@ public struct EscalationWorkingHours: Sendable, Hashable {
         return EscalationWorkingHours(timeZone: timeZone, weekdays: days, opens: opens, closes: closes)
     }
 
-    private var calendar: Calendar {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(secondsFromGMT: 0)!
-        return calendar
-    }
+    /// Local days already worked out: the same few days come up for every ticket, and
+    /// asking the calendar for midnight and weekday cost more than the rest of the rules.
+    private let days: LocalDays
 
     /// `start` plus `duration` of working time. Whole days (`2d`, `1w`) count working days
     /// (the same time of day, N working days later); anything else counts working hours.
@@ -68,31 +70,85 @@ public struct EscalationWorkingHours: Sendable, Hashable {
     ///   - start: where counting starts.
     public func adding(_ duration: EscalationDuration, to start: Date) -> Date {
         guard !weekdays.isEmpty else { return start.addingTimeInterval(TimeInterval(duration.seconds)) }
-        let calendar = calendar
+        let calendar = days.calendar
         if duration.seconds > 0 && duration.seconds % 86_400 == 0 {
-            var day = adding(EscalationDuration(seconds: 0), to: start)
+            let first = adding(EscalationDuration(seconds: 0), to: start)
+            // Weekdays follow each other whatever the time zone does, so the number of
+            // calendar days to step over is known before asking the calendar once.
+            var weekday = days.day(containing: first).weekday
             var count = duration.seconds / 86_400
+            var steps = 0
             while count > 0 {
-                day = calendar.date(byAdding: .day, value: 1, to: day) ?? day.addingTimeInterval(86_400)
-                if weekdays.contains(calendar.component(.weekday, from: day)) { count -= 1 }
+                weekday = weekday % 7 + 1
+                steps += 1
+                if weekdays.contains(weekday) { count -= 1 }
             }
-            return day
+            return calendar.date(byAdding: .day, value: steps, to: first) ?? first.addingTimeInterval(TimeInterval(steps * 86_400))
         }
         var remaining = TimeInterval(duration.seconds)
         var current = start
         for _ in 0..<(366 * 2) {
-            let midnight = calendar.startOfDay(for: current)
-            let weekday = calendar.component(.weekday, from: current)
-            let open = midnight.addingTimeInterval(TimeInterval(opens * 60))
-            let close = midnight.addingTimeInterval(TimeInterval(closes * 60))
-            if weekdays.contains(weekday) && current < close {
+            let day = days.day(containing: current)
+            let open = day.start.addingTimeInterval(TimeInterval(opens * 60))
+            let close = day.start.addingTimeInterval(TimeInterval(closes * 60))
+            if weekdays.contains(day.weekday) && current < close {
                 let from = max(current, open)
                 let available = close.timeIntervalSince(from)
                 if remaining <= available { return from.addingTimeInterval(remaining) }
                 remaining -= available
             }
-            current = calendar.date(byAdding: .day, value: 1, to: midnight) ?? midnight.addingTimeInterval(86_400)
+            current = day.end
         }
         return start.addingTimeInterval(TimeInterval(duration.seconds))
+    }
+
+    public static func == (a: EscalationWorkingHours, b: EscalationWorkingHours) -> Bool {
+        a.timeZone == b.timeZone && a.weekdays == b.weekdays && a.opens == b.opens && a.closes == b.closes
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(timeZone)
+        hasher.combine(weekdays)
+        hasher.combine(opens)
+        hasher.combine(closes)
+    }
+}
+
+/// The local days of one time zone met so far: where each starts and ends, and its weekday.
+private final class LocalDays: Sendable {
+    struct Day: Sendable {
+        var start: Date
+        var end: Date
+        var weekday: Int
+    }
+
+    let calendar: Calendar
+    /// Sorted by start; days never overlap.
+    private let known = Mutex<[Day]>([])
+
+    init(calendar: Calendar) { self.calendar = calendar }
+
+    func day(containing date: Date) -> Day {
+        let found: Day? = known.withLock { days in
+            var low = 0
+            var high = days.count
+            while low < high {
+                let middle = (low + high) / 2
+                if days[middle].end <= date { low = middle + 1 } else { high = middle }
+            }
+            return low < days.count && days[low].start <= date ? days[low] : nil
+        }
+        if let found { return found }
+        let start = calendar.startOfDay(for: date)
+        let day = Day(
+            start: start, end: calendar.date(byAdding: .day, value: 1, to: start) ?? start.addingTimeInterval(86_400),
+            weekday: calendar.component(.weekday, from: date))
+        known.withLock { days in
+            // Deadlines fall within weeks of now; a long-running server forgets old days.
+            if days.count >= 512 { days.removeAll() }
+            let index = days.firstIndex { $0.start > day.start } ?? days.count
+            if index == 0 || days[index - 1].start != day.start { days.insert(day, at: index) }
+        }
+        return day
     }
 }

@@ -17,14 +17,16 @@ public enum TicketReference {
 
     /// The 6-character encoding of the low 30 bits of `value`.
     public static func encode(_ value: UInt32) -> String {
-        var chars: [Character] = []
+        var bytes = [UInt8](repeating: 0, count: 6)
         var v = value & ((1 << 30) - 1)
-        for _ in 0..<6 {
-            chars.append(alphabet[Int(v & 31)])
+        for position in (0..<6).reversed() {
+            bytes[position] = alphabetBytes[Int(v & 31)]
             v >>= 5
         }
-        return String(chars.reversed())
+        return String(decoding: bytes, as: UTF8.self)
     }
+
+    private static let alphabetBytes = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
 
     /// The references a person may have typed in `text`: every word (a run of letters,
     /// marks and digits) that ``normalise(_:)`` accepts, in order.
@@ -36,7 +38,7 @@ public enum TicketReference {
         var plain = true  // ASCII only: checked from the bytes; other words go through normalise
         func finish(at end: String.UnicodeScalarView.Index) {
             if plain {
-                if word.count == 6, let reference = normalise(String(decoding: word, as: UTF8.self)) { found.append(reference) }
+                if word.count == 6, let reference = normaliseASCII(word) { found.append(reference) }
             } else if let reference = normalise(String(scalars[start..<end])) {
                 // Upper-casing maps a few letters to ASCII (ı to I, ß to SS), as before.
                 found.append(reference)
@@ -70,6 +72,25 @@ public enum TicketReference {
         }
         if !word.isEmpty || !plain { finish(at: scalars.endIndex) }
         return found
+    }
+
+    /// ``normalise(_:)`` of six ASCII letters and digits: every one but U is in the alphabet
+    /// once upper-cased and O, I and L are read as digits. Most six-letter words of a message
+    /// come here, so it works on the bytes.
+    static func normaliseASCII(_ word: [UInt8]) -> String? {
+        var out = word
+        for index in out.indices {
+            var byte = out[index]
+            if byte >= 0x61 && byte <= 0x7A { byte -= 0x20 }
+            switch byte {
+            case 0x55: return nil  // U
+            case 0x4F: byte = 0x30  // O → 0
+            case 0x49, 0x4C: byte = 0x31  // I, L → 1
+            default: break
+            }
+            out[index] = byte
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Normalises what a person typed (lower case, O for 0, I/L for 1) and returns the

@@ -1,3 +1,4 @@
+import EscuchaCore
 internal import CCurl
 import Foundation
 import Synchronization
@@ -44,7 +45,7 @@ public struct HTTPRequest: Sendable, CustomStringConvertible {
 
     /// The first value of header `name` (case-insensitive).
     public func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        headers.first { $0.name.equalsIgnoringCase(name) }?.value
     }
 
     public var description: String {
@@ -70,7 +71,7 @@ public struct HTTPResponse: Sendable, CustomStringConvertible {
 
     /// The first value of header `name` (case-insensitive).
     public func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        headers.first { $0.name.equalsIgnoringCase(name) }?.value
     }
 
     /// Leaves the body out (a gateway may echo the number or the text).

@@ -262,7 +262,7 @@ public struct OfficerDesk: Sendable {
             let ticket = try lockTicket(ticketID, connection)
             guard ticket.status == "resolved" || ticket.status == "closed" else { throw OfficerActionError.notResolved(ticket.reference) }
             let language = templates.language(ticket.language)
-            let text = language.resolution.replacingOccurrences(of: "{reference}", with: ticket.reference)
+            let text = MessageTemplates.filling(language.resolution, reference: ticket.reference)
             var outcome = LoopOutcome.messageQueued
             do {
                 try sendToContact(ticket, text: text, template: "resolution", now: now, connection, savepoint: true)

@@ -121,8 +121,8 @@ struct TicketWriter: Sendable {
         item.add("class_flags", flags)
         item.add("class_severity", classification.severity?.rawValue)
         item.add("class_restricted", classification.restricted)
-        item.add("places", json: try Self.json(classification.places))
-        item.add("evidence", json: try Self.json(classification.evidence))
+        item.add("places", json: Self.json(classification.places))
+        item.add("evidence", json: Self.json(classification.evidence))
         // The function adds message_id.
         item.add("created_details", json: JSON(strings: ["channel": message.channelID, "flags": flags.joined(separator: ",")]))
         item.add("rules_at", now)
@@ -283,8 +283,8 @@ struct TicketWriter: Sendable {
                 contactID: contactID, channelID: message.channelID)
         }
         let ticket = ticketID!
-        let placesJSON = try Self.json(classification.places)
-        let evidenceJSON = try Self.json(classification.evidence)
+        let placesJSON = Self.json(classification.places)
+        let evidenceJSON = Self.json(classification.evidence)
         let details = JSON(strings: ["message_id": String(messageID), "channel": message.channelID, "flags": flags.joined(separator: ",")])
         var tables: [SQL] = [
             "linked AS (UPDATE messages SET contact_id = \(contactID), ticket_id = \(ticket) WHERE id = \(messageID))",
@@ -360,8 +360,33 @@ struct TicketWriter: Sendable {
     }
 
     /// Most messages name no place and raise no flag: their arrays need no encoder.
-    private static func json(_ values: [some Encodable]) throws -> JSON {
-        values.isEmpty ? JSON("[]") : try JSON(encoding: values)
+    /// The places of a classification as the `places` column holds them (the members
+    /// `Place` encodes, written by hand: JSONEncoder cost more than the rest of the item).
+    static func json(_ places: [Place]) -> JSON {
+        JSON("[" + places.map { place in
+            var object = JSONObjectText()
+            object.add("name", place.name)
+            object.add("country", place.country)
+            if let admin1 = place.admin1 { object.add("admin1", admin1) }
+            if let admin2 = place.admin2 { object.add("admin2", admin2) }
+            object.add("kind", place.kind)
+            object.add("aliases", place.aliases)
+            return object.json.text
+        }.joined(separator: ",") + "]")
+    }
+
+    /// The evidence of a classification as the `evidence` column holds it.
+    static func json(_ evidence: [Evidence]) -> JSON {
+        JSON("[" + evidence.map { item in
+            var object = JSONObjectText()
+            object.add("flag", item.flag.rawValue)
+            object.add("start", Int64(item.start))
+            object.add("end", Int64(item.end))
+            object.add("text", item.text)
+            object.add("entry", item.entry)
+            object.add("language", item.language)
+            return object.json.text
+        }.joined(separator: ",") + "]")
     }
 
     /// The outbox payload of a message to the person.

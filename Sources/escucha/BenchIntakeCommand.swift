@@ -4,7 +4,6 @@ import EscuchaCore
 import EscuchaStore
 import EscuchaWorkflow
 import Foundation
-import Synchronization
 
 /// `escucha bench intake`: load a running server on loopback and compare with pgbench.
 struct BenchIntakeCommand: AsyncParsableCommand {
@@ -51,46 +50,35 @@ struct BenchIntakeCommand: AsyncParsableCommand {
         let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         var generator = MessageGenerator(seed: 7)
         let texts = (0..<min(requests, 5000)).map { _ in String(generator.next().prefix(300)) }
-        // One transfer and one kept connection per simulated connection.
-        var clientConfiguration = HTTPClient.Configuration()
-        clientConfiguration.concurrentTransfers = connections
-        clientConfiguration.idleHandles = connections
-        let client = HTTPClient(configuration: clientConfiguration)
-        let state = BenchState()
-        let endpoint = url + "/webhooks/sms/" + channel
-        let requests = self.requests
+        guard let components = URLComponents(string: url), let host = components.host else {
+            throw ValidationError("--url must look like http://127.0.0.1:8080")
+        }
+        let port = UInt16(components.port ?? 80)
+        let hostHeader = components.port.map { "\(host):\($0)" } ?? host
+        let path = components.path.trimmingSuffix("/") + "/webhooks/sms/" + channel
         let token = self.token
+        let load = LoopbackLoad(host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port) { index in
+            var body = JSONObjectText()
+            body.add("id", "bench-\(runID)-\(index)")
+            body.add("from", "+57300" + String(index % 9_999_999).leftPadded(to: 7))
+            body.add("text", texts[index % texts.count])
+            let bytes = Array(body.json.text.utf8)
+            let head = "POST \(path) HTTP/1.1\r\nHost: \(hostHeader)\r\nContent-Type: application/json\r\n"
+                + "X-Escucha-Token: \(token)\r\nContent-Length: \(bytes.count)\r\n\r\n"
+            return Array(head.utf8) + bytes
+        }
+        let requests = self.requests
+        let connections = self.connections
         let clock = ContinuousClock()
         let started = clock.now
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<connections {
-                group.addTask {
-                    while true {
-                        let index = state.nextIndex()
-                        if index >= requests { return }
-                        // Written by hand: the load generator shares the machine, so it should
-                        // spend as little CPU per request as it can.
-                        var body = JSONObjectText()
-                        body.add("id", "bench-\(runID)-\(index)")
-                        body.add("from", "+57300" + String(index % 9_999_999).leftPadded(to: 7))
-                        body.add("text", texts[index % texts.count])
-                        let request = HTTPRequest(
-                            method: "POST", url: endpoint,
-                            headers: [("Content-Type", "application/json"), ("X-Escucha-Token", token)], body: Array(body.json.text.utf8))
-                        let t0 = clock.now
-                        let status: Int
-                        do { status = try await client.send(request).status } catch { status = 0 }
-                        let elapsed = (clock.now - t0).seconds * 1000
-                        state.record(status: status, milliseconds: elapsed)
-                    }
-                }
-            }
-            try await group.waitForAll()
+        // Blocking socket threads: kept off Swift's cooperative pool.
+        let results = await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: load.run(count: requests, connections: connections)) }.start()
         }
         let total = (clock.now - started).seconds
-        let sorted = state.latencies.withLock { $0.sorted() }
+        let sorted = results.map(\.milliseconds).sorted()
         func p(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
-        let answers = state.outcomes.withLock { $0 }
+        let answers = Dictionary(results.map { ($0.status, 1) }, uniquingKeysWith: +)
         let successes = answers.filter { (200..<300).contains($0.key) }.values.reduce(0, +)
         let pool = try await database.makePool(size: 1, migrate: false)
         let pattern = "bench-\(runID)-%"
@@ -144,23 +132,5 @@ struct BenchIntakeCommand: AsyncParsableCommand {
 
 extension String {
     fileprivate func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
-}
-
-/// What the benchmark's concurrent clients share.
-private final class BenchState: Sendable {
-    let next = Mutex(0)
-    let latencies = Mutex<[Double]>([])
-    let outcomes = Mutex<[Int: Int]>([:])
-
-    func nextIndex() -> Int {
-        next.withLock { value in
-            defer { value += 1 }
-            return value
-        }
-    }
-
-    func record(status: Int, milliseconds: Double) {
-        latencies.withLock { $0.append(milliseconds) }
-        outcomes.withLock { $0[status, default: 0] += 1 }
-    }
+    fileprivate func trimmingSuffix(_ suffix: String) -> String { hasSuffix(suffix) ? String(dropLast(suffix.count)) : self }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EscuchaChannels
 import EscuchaCore
+import EscuchaWorkflow
 import Foundation
 
 /// `escucha channels …`: gateway definitions and channel instances.
@@ -47,7 +48,7 @@ struct ChannelsCommand: AsyncParsableCommand {
                 guard let root = try? ConfigNode.load(path: path) else { continue }
                 for entry in root.entries where entry.key != "language" {
                     guard let text = entry.value.string else { continue }
-                    out.append((path, entry.value.line, text.replacingOccurrences(of: "{reference}", with: "7KQ2XM")))
+                    out.append((path, entry.value.line, MessageTemplates.filling(text, reference: "7KQ2XM")))
                 }
             }
             return out

@@ -180,3 +180,19 @@ struct DefinitionTests {
         #expect(!r.description.contains("secreto"))
     }
 }
+
+@Suite("Raw request headers")
+struct RawRequestHeaderTests {
+    @Test("header names match regardless of case; the media type drops parameters, blanks and case")
+    func mediaTypes() {
+        func request(_ contentType: String) -> RawRequest {
+            RawRequest(method: "POST", path: "/x", headers: [("content-TYPE", contentType)], body: [])
+        }
+        #expect(request(" Application/JSON ; charset=UTF-8").mediaType == "application/json")
+        #expect(request("application/x-www-form-urlencoded").mediaType == "application/x-www-form-urlencoded")
+        #expect(request("\ttext/plain;").mediaType == "text/plain")
+        #expect(request(";charset=utf-8").mediaType == "")
+        #expect(request("TEXT/XML").header("Content-Type") == "TEXT/XML")
+        #expect(RawRequest(method: "POST", path: "/x", headers: [], body: []).mediaType == nil)
+    }
+}

@@ -179,6 +179,53 @@ private enum ShippedConfig {
         #expect(child.acknowledgeBy == friday.addingTimeInterval(4 * 3600))
     }
 
+    /// Working time counted day by day with the calendar, as `adding` did before it kept
+    /// the days it had seen: the reference the faster version must match.
+    static func countedWithTheCalendar(_ hours: EscalationWorkingHours, _ duration: EscalationDuration, from start: Date) -> Date {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: hours.timeZone)!
+        if duration.seconds > 0 && duration.seconds % 86_400 == 0 {
+            var day = countedWithTheCalendar(hours, .init(seconds: 0), from: start)
+            var count = duration.seconds / 86_400
+            while count > 0 {
+                day = calendar.date(byAdding: .day, value: 1, to: day)!
+                if hours.weekdays.contains(calendar.component(.weekday, from: day)) { count -= 1 }
+            }
+            return day
+        }
+        var remaining = TimeInterval(duration.seconds)
+        var current = start
+        while true {
+            let midnight = calendar.startOfDay(for: current)
+            let open = midnight.addingTimeInterval(TimeInterval(hours.opens * 60))
+            let close = midnight.addingTimeInterval(TimeInterval(hours.closes * 60))
+            if hours.weekdays.contains(calendar.component(.weekday, from: current)) && current < close {
+                let from = max(current, open)
+                if remaining <= close.timeIntervalSince(from) { return from.addingTimeInterval(remaining) }
+                remaining -= close.timeIntervalSince(from)
+            }
+            current = calendar.date(byAdding: .day, value: 1, to: midnight)!
+        }
+    }
+
+    @Test(arguments: ["America/Bogota", "America/Santiago", "America/New_York", "America/Havana", "America/Sao_Paulo"])
+    func rememberedDaysGiveTheCalendarsDeadlines(zone: String) {
+        // Zones with and without daylight saving time; starts spread over two years, so
+        // clock changes, weekends and nights all come up.
+        let hours = EscalationWorkingHours(timeZone: zone, weekdays: [2, 3, 4, 5, 6], opens: 8 * 60, closes: 17 * 60 + 30)
+        let saturdays = EscalationWorkingHours(timeZone: zone, weekdays: [2, 3, 4, 5, 6, 7], opens: 7 * 60, closes: 13 * 60)
+        let durations: [EscalationDuration] = [.init(seconds: 0), .init(seconds: 900), .hours(1), .hours(4), .hours(10), .hours(24), .days(1), .days(2), .days(5), .days(14)]
+        var generator = SeededRandom(seed: 11)
+        let origin = bogota("2026-01-01T00:00:00-05:00").timeIntervalSince1970
+        for _ in 0..<400 {
+            let start = Date(timeIntervalSince1970: origin + Double(Int.random(in: 0..<(2 * 365 * 86_400), using: &generator)))
+            let duration = durations[Int.random(in: 0..<durations.count, using: &generator)]
+            for schedule in [hours, saturdays] {
+                #expect(schedule.adding(duration, to: start) == Self.countedWithTheCalendar(schedule, duration, from: start), "\(zone) \(start) + \(duration.seconds) s")
+            }
+        }
+    }
+
     @Test func badHoursNameTheLine() {
         let yaml = "teams:\n  - id: a\n    timezone: America/Bogota\n    hours: {days: [mon, funday]}\n"
         #expect(throws: ConfigError.self) { try EscalationDirectory.parse(yaml, file: "t.yaml") }

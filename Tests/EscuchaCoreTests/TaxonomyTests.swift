@@ -1,4 +1,4 @@
-import EscuchaCore
+@testable import EscuchaCore
 import Foundation
 import Testing
 
@@ -114,6 +114,19 @@ import Testing
         for text in texts {
             let split = text.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).compactMap { TicketReference.normalise($0) }
             #expect(TicketReference.candidates(in: text) == split, "\(text)")
+        }
+    }
+
+    @Test func sixASCIICharactersNormaliseAsThroughTheGeneralPath() {
+        // Every ASCII letter and digit in every position: the byte path and normalise agree.
+        let characters = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        var generator = SeededRandom(seed: 6)
+        for round in 0..<2_000 {
+            let word = (0..<6).map { position in
+                round < characters.count && position == round % 6 ? characters[round] : characters[Int.random(in: 0..<characters.count, using: &generator)]
+            }
+            let text = String(decoding: word, as: UTF8.self)
+            #expect(TicketReference.normaliseASCII(word) == TicketReference.normalise(text), "\(text)")
         }
     }
 }

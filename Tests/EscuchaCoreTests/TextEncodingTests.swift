@@ -1,4 +1,5 @@
 import EscuchaCore
+import Foundation
 import Testing
 
 @Suite struct TextEncodingTests {
@@ -13,5 +14,17 @@ import Testing
         var text = "{"
         TextEncoding.appendJSONString("k", to: &text)
         #expect(text == "{\"k\"")
+    }
+
+    @Test func namesCompareRegardlessOfCase() {
+        #expect("Content-Type".equalsIgnoringCase("content-type"))
+        #expect("X-ESCUCHA-TOKEN".equalsIgnoringCase("x-escucha-token"))
+        #expect(!"Content-Type".equalsIgnoringCase("Content-Typ"))
+        #expect(!"a@".equalsIgnoringCase("a`"), "only letters fold: @ and ` differ by the case bit")
+        #expect(!"[".equalsIgnoringCase("{"))
+        #expect("".equalsIgnoringCase(""))
+        // Beyond ASCII, Foundation decides, as before.
+        #expect("Ñandú".equalsIgnoringCase("ñANDÚ"))
+        #expect("straße".equalsIgnoringCase("STRASSE") == ("straße".caseInsensitiveCompare("STRASSE") == .orderedSame))
     }
 }
