@@ -3,7 +3,8 @@ import Synchronization
 
 /// A team's working hours in its time zone: deadlines of rules with `working_hours: true`
 /// count only this time (a 48-hour deadline set on Friday evening falls on Wednesday, not
-/// Sunday). Rules for lives at risk keep wall-clock deadlines.
+/// Sunday), and public holidays do not count. Rules for lives at risk keep wall-clock
+/// deadlines.
 public struct EscalationWorkingHours: Sendable, Hashable {
     /// IANA time zone.
     public let timeZone: String
@@ -13,6 +14,8 @@ public struct EscalationWorkingHours: Sendable, Hashable {
     public let opens: Int
     /// Closing, minutes after midnight (after `opens`).
     public let closes: Int
+    /// Local dates (`2026-12-25`) that are not worked whatever their weekday.
+    public let holidays: Set<String>
 
     /// Creates working hours.
     /// - Parameters:
@@ -20,11 +23,13 @@ public struct EscalationWorkingHours: Sendable, Hashable {
     ///   - weekdays: 1 = Sunday … 7 = Saturday.
     ///   - opens: minutes after midnight.
     ///   - closes: minutes after midnight.
-    public init(timeZone: String, weekdays: Set<Int>, opens: Int, closes: Int) {
+    ///   - holidays: local dates, `YYYY-MM-DD`, not worked.
+    public init(timeZone: String, weekdays: Set<Int>, opens: Int, closes: Int, holidays: Set<String> = []) {
         self.timeZone = timeZone
         self.weekdays = weekdays
         self.opens = opens
         self.closes = closes
+        self.holidays = holidays
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(secondsFromGMT: 0)!
         days = LocalDays(calendar: calendar)
@@ -32,7 +37,7 @@ public struct EscalationWorkingHours: Sendable, Hashable {
 
     static let dayNames = ["sun": 1, "mon": 2, "tue": 3, "wed": 4, "thu": 5, "fri": 6, "sat": 7]
 
-    /// Reads `{days: [mon, tue, wed, thu, fri], from: "08:00", to: "17:00"}`.
+    /// Reads `{days: [mon, tue, wed, thu, fri], from: "08:00", to: "17:00", holidays: [2026-12-25]}`.
     /// - Parameters:
     ///   - node: the mapping.
     ///   - timeZone: the team's time zone.
@@ -56,7 +61,14 @@ public struct EscalationWorkingHours: Sendable, Hashable {
         let opens = try minutes("from", "08:00")
         let closes = try minutes("to", "17:00")
         guard closes > opens else { throw node.error("working hours end (\(closes / 60):\(closes % 60)) before they start") }
-        return EscalationWorkingHours(timeZone: timeZone, weekdays: days, opens: opens, closes: closes)
+        var holidays = Set<String>()
+        for item in node["holidays"]?.items ?? [] {
+            guard let text = item.string, let date = LocalDays.parseDate(text) else {
+                throw item.error("'\(item.string ?? "")' is not a date; write holidays as YYYY-MM-DD, e.g. 2026-12-25")
+            }
+            guard holidays.insert(date).inserted else { throw item.error("holiday \(date) is listed twice") }
+        }
+        return EscalationWorkingHours(timeZone: timeZone, weekdays: days, opens: opens, closes: closes, holidays: holidays)
     }
 
     /// Local days already worked out: the same few days come up for every ticket, and
@@ -73,15 +85,15 @@ public struct EscalationWorkingHours: Sendable, Hashable {
         let calendar = days.calendar
         if duration.seconds > 0 && duration.seconds % 86_400 == 0 {
             let first = adding(EscalationDuration(seconds: 0), to: start)
-            // Weekdays follow each other whatever the time zone does, so the number of
-            // calendar days to step over is known before asking the calendar once.
-            var weekday = days.day(containing: first).weekday
+            // Count the calendar days to step over on the remembered days, then ask the
+            // calendar once for the same time of day that many days later.
+            var day = days.day(containing: first)
             var count = duration.seconds / 86_400
             var steps = 0
             while count > 0 {
-                weekday = weekday % 7 + 1
+                day = days.day(containing: day.end)
                 steps += 1
-                if weekdays.contains(weekday) { count -= 1 }
+                if isWorked(day) { count -= 1 }
             }
             return calendar.date(byAdding: .day, value: steps, to: first) ?? first.addingTimeInterval(TimeInterval(steps * 86_400))
         }
@@ -91,7 +103,7 @@ public struct EscalationWorkingHours: Sendable, Hashable {
             let day = days.day(containing: current)
             let open = day.start.addingTimeInterval(TimeInterval(opens * 60))
             let close = day.start.addingTimeInterval(TimeInterval(closes * 60))
-            if weekdays.contains(day.weekday) && current < close {
+            if isWorked(day) && current < close {
                 let from = max(current, open)
                 let available = close.timeIntervalSince(from)
                 if remaining <= available { return from.addingTimeInterval(remaining) }
@@ -102,8 +114,12 @@ public struct EscalationWorkingHours: Sendable, Hashable {
         return start.addingTimeInterval(TimeInterval(duration.seconds))
     }
 
+    private func isWorked(_ day: LocalDays.Day) -> Bool {
+        weekdays.contains(day.weekday) && (holidays.isEmpty || !holidays.contains(day.date))
+    }
+
     public static func == (a: EscalationWorkingHours, b: EscalationWorkingHours) -> Bool {
-        a.timeZone == b.timeZone && a.weekdays == b.weekdays && a.opens == b.opens && a.closes == b.closes
+        a.timeZone == b.timeZone && a.weekdays == b.weekdays && a.opens == b.opens && a.closes == b.closes && a.holidays == b.holidays
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -111,15 +127,30 @@ public struct EscalationWorkingHours: Sendable, Hashable {
         hasher.combine(weekdays)
         hasher.combine(opens)
         hasher.combine(closes)
+        hasher.combine(holidays)
     }
 }
 
-/// The local days of one time zone met so far: where each starts and ends, and its weekday.
+/// The local days of one time zone met so far: where each starts and ends, its date and
+/// its weekday.
 private final class LocalDays: Sendable {
     struct Day: Sendable {
         var start: Date
         var end: Date
         var weekday: Int
+        /// `YYYY-MM-DD`, local.
+        var date: String
+    }
+
+    /// `text` as `YYYY-MM-DD` when it is a real date (2027-02-29 is not).
+    static func parseDate(_ text: String) -> String? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]), (1...12).contains(month), day >= 1
+        else { return nil }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let lengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        return day <= lengths[month - 1] ? text : nil
     }
 
     let calendar: Calendar
@@ -140,9 +171,11 @@ private final class LocalDays: Sendable {
         }
         if let found { return found }
         let start = calendar.startOfDay(for: date)
+        let parts = calendar.dateComponents([.year, .month, .day, .weekday], from: date)
         let day = Day(
             start: start, end: calendar.date(byAdding: .day, value: 1, to: start) ?? start.addingTimeInterval(86_400),
-            weekday: calendar.component(.weekday, from: date))
+            weekday: parts.weekday ?? 1,
+            date: String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 1, parts.day ?? 1))
         known.withLock { days in
             // Deadlines fall within weeks of now; a long-running server forgets old days.
             if days.count >= 512 { days.removeAll() }

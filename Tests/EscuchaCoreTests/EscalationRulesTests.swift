@@ -184,12 +184,17 @@ private enum ShippedConfig {
     static func countedWithTheCalendar(_ hours: EscalationWorkingHours, _ duration: EscalationDuration, from start: Date) -> Date {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: hours.timeZone)!
+        func worked(_ date: Date) -> Bool {
+            let parts = calendar.dateComponents([.year, .month, .day, .weekday], from: date)
+            let local = String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
+            return hours.weekdays.contains(parts.weekday!) && !hours.holidays.contains(local)
+        }
         if duration.seconds > 0 && duration.seconds % 86_400 == 0 {
             var day = countedWithTheCalendar(hours, .init(seconds: 0), from: start)
             var count = duration.seconds / 86_400
             while count > 0 {
                 day = calendar.date(byAdding: .day, value: 1, to: day)!
-                if hours.weekdays.contains(calendar.component(.weekday, from: day)) { count -= 1 }
+                if worked(day) { count -= 1 }
             }
             return day
         }
@@ -199,7 +204,7 @@ private enum ShippedConfig {
             let midnight = calendar.startOfDay(for: current)
             let open = midnight.addingTimeInterval(TimeInterval(hours.opens * 60))
             let close = midnight.addingTimeInterval(TimeInterval(hours.closes * 60))
-            if hours.weekdays.contains(calendar.component(.weekday, from: current)) && current < close {
+            if worked(current) && current < close {
                 let from = max(current, open)
                 if remaining <= close.timeIntervalSince(from) { return from.addingTimeInterval(remaining) }
                 remaining -= close.timeIntervalSince(from)
@@ -213,7 +218,9 @@ private enum ShippedConfig {
         // Zones with and without daylight saving time; starts spread over two years, so
         // clock changes, weekends and nights all come up.
         let hours = EscalationWorkingHours(timeZone: zone, weekdays: [2, 3, 4, 5, 6], opens: 8 * 60, closes: 17 * 60 + 30)
-        let saturdays = EscalationWorkingHours(timeZone: zone, weekdays: [2, 3, 4, 5, 6, 7], opens: 7 * 60, closes: 13 * 60)
+        let saturdays = EscalationWorkingHours(
+            timeZone: zone, weekdays: [2, 3, 4, 5, 6, 7], opens: 7 * 60, closes: 13 * 60,
+            holidays: ["2026-05-01", "2026-12-24", "2026-12-25", "2026-12-31", "2027-01-01", "2027-03-26", "2027-11-02"])
         let durations: [EscalationDuration] = [.init(seconds: 0), .init(seconds: 900), .hours(1), .hours(4), .hours(10), .hours(24), .days(1), .days(2), .days(5), .days(14)]
         var generator = SeededRandom(seed: 11)
         let origin = bogota("2026-01-01T00:00:00-05:00").timeIntervalSince1970
@@ -223,6 +230,37 @@ private enum ShippedConfig {
             for schedule in [hours, saturdays] {
                 #expect(schedule.adding(duration, to: start) == Self.countedWithTheCalendar(schedule, duration, from: start), "\(zone) \(start) + \(duration.seconds) s")
             }
+        }
+    }
+
+    @Test func holidaysAreNotWorked() throws {
+        let yaml = """
+            teams:
+              - id: cea
+                timezone: America/Bogota
+                hours: {days: [mon, tue, wed, thu, fri], from: "08:00", to: "17:00", holidays: [2026-12-25, 2027-01-01]}
+            """
+        let hours = try #require(try EscalationDirectory.parse(yaml, file: "teams.yaml").workingHours["cea"])
+        #expect(hours.holidays == ["2026-12-25", "2027-01-01"])
+        // Thursday 24 December 16:00 plus 2 working hours: Christmas and the weekend are skipped.
+        #expect(hours.adding(.hours(2), to: bogota("2026-12-24T16:00:00-05:00")) == bogota("2026-12-28T09:00:00-05:00"))
+        // Two working days from Thursday 24 December 16:00: Monday 28, Tuesday 29.
+        #expect(hours.adding(.days(2), to: bogota("2026-12-24T16:00:00-05:00")) == bogota("2026-12-29T16:00:00-05:00"))
+        // "At once" on a holiday is the next working morning.
+        #expect(hours.adding(.init(seconds: 0), to: bogota("2027-01-01T10:00:00-05:00")) == bogota("2027-01-04T08:00:00-05:00"))
+        // Without the holidays, the same start counts Christmas Day.
+        #expect(self.hours.adding(.hours(2), to: bogota("2026-12-24T16:00:00-05:00")) == bogota("2026-12-25T09:00:00-05:00"))
+    }
+
+    @Test(arguments: [("2026-02-30", "is not a date"), ("25/12/2026", "is not a date"), ("2026-12-25\", \"2026-12-25", "listed twice")])
+    func badHolidaysNameTheLine(holidays: String, message: String) {
+        let yaml = "teams:\n  - id: a\n    timezone: America/Bogota\n    hours:\n      holidays: [\"\(holidays)\"]\n"
+        do {
+            _ = try EscalationDirectory.parse(yaml, file: "t.yaml")
+            Issue.record("'\(holidays)' was accepted")
+        } catch {
+            #expect(error.line == 5)
+            #expect(error.message.contains(message), "\(error.message)")
         }
     }
 
