@@ -100,9 +100,10 @@ public struct EscalationPlanner: Sendable {
 
     /// Evaluates the rules for a ticket whose row the caller has locked (its INSERT or UPDATE
     /// in this transaction, or `SELECT … FOR UPDATE`) and whose columns are `current`.
+    /// `alsoSet` are the caller's own assignments to the ticket, made by the same UPDATE.
     func statements(
         ticketID: Int64, flags: [FlagCode], severity: Severity, type: String?, channelID: String?, location: String?,
-        language: String?, restricted: Bool, now: Date, current: TicketState
+        language: String?, restricted: Bool, now: Date, current: TicketState, alsoSet: [SQL] = []
     ) throws -> Statements {
         let outcome = evaluate(
             flags: flags, severity: severity, type: type, channelID: channelID, location: location, language: language,
@@ -122,8 +123,7 @@ public struct EscalationPlanner: Sendable {
                    ack_due_at = LEAST(ack_due_at, \(outcome.acknowledgeBy)),
                    resolve_due_at = LEAST(resolve_due_at, \(outcome.resolveBy)),
                    updated_at = \(now)
-             WHERE id = \(ticketID))
-            """)
+            """ + SQL.joined(alsoSet.map { ", " + $0 }, separator: "") + " WHERE id = \(ticketID))")
         var planned: SQL = "0"
         if current.acknowledgedAt == nil && !["resolved", "closed"].contains(current.status) && !outcome.steps.isEmpty {
             let rows = outcome.steps.map { step -> SQL in

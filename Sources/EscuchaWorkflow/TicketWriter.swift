@@ -246,37 +246,32 @@ struct TicketWriter: Sendable {
         let flags = classification.flags.map(\.rawValue)
         let severity = classification.severity ?? .low
         let location = classification.places.first?.name ?? defaultLocation
-        var ticketID = try findThread(connection, contactID: contactID, text: message.text)
+        let thread = try findThread(connection, contactID: contactID, text: message.text)
+        var ticketID = thread?.id
         var reference: String
         var ticketFlags = classification.flags
         var ticketSeverity = severity
         var ticketRestricted = classification.restricted
-        // Our INSERT or UPDATE locks the ticket row, and RETURNING tells the escalation rules
-        // what they would otherwise read back with SELECT … FOR UPDATE.
+        // Our INSERT, or findThread's SELECT … FOR UPDATE, locks the ticket row: the state
+        // read with it is what the escalation rules see.
         var state = EscalationPlanner.TicketState(team: nil, acknowledgedAt: nil, status: "new")
         let newTicket = ticketID == nil
-        if let existing = ticketID {
-            let rows = try connection.queryPrepared(
-                """
-                UPDATE tickets SET
-                    flags = ARRAY(SELECT DISTINCT unnest(flags || \(flags)) ORDER BY 1),
-                    sectors = ARRAY(SELECT DISTINCT unnest(sectors || \(classification.sectors)) ORDER BY 1),
-                    severity = CASE WHEN \(severity.rawValue) = 'critical' OR severity = 'critical' THEN 'critical'
-                                    WHEN \(severity.rawValue) = 'high' OR severity = 'high' THEN 'high'
-                                    WHEN \(severity.rawValue) = 'medium' OR severity = 'medium' THEN 'medium' ELSE 'low' END,
-                    restricted = restricted OR \(classification.restricted),
-                    location = coalesce(location, \(location)),
-                    status = CASE WHEN status = 'pending' THEN 'open' ELSE status END,
-                    updated_at = now()
-                WHERE id = \(existing)
-                RETURNING reference, flags, severity, restricted, team, acknowledged_at, status
-                """, operation: "threading a message into its ticket")
-            reference = try rows[0].decode("reference", as: String.self)
-            ticketFlags = try rows[0].decode("flags", as: [String].self).map { FlagCode($0) }
-            ticketSeverity = Severity(rawValue: try rows[0].decode("severity", as: String.self)) ?? severity
-            ticketRestricted = try rows[0].decode("restricted", as: Bool.self)
+        // A message joining a ticket changes it in one UPDATE together with the rules'
+        // changes (one row version, one round of index entries and statement triggers).
+        var threadingChanges: [SQL] = []
+        if let thread {
+            reference = thread.reference
+            ticketFlags = Array(Set(thread.flags + classification.flags)).sorted()
+            ticketSeverity = max(thread.severity, severity)
+            ticketRestricted = thread.restricted || classification.restricted
             state = EscalationPlanner.TicketState(
-                team: try rows[0].decode("team"), acknowledgedAt: try rows[0].decode("acknowledged_at"), status: try rows[0].decode("status"))
+                team: thread.team, acknowledgedAt: thread.acknowledgedAt, status: thread.status == "pending" ? "open" : thread.status)
+            threadingChanges = [
+                "flags = ARRAY(SELECT DISTINCT unnest(flags || \(flags)) ORDER BY 1)",
+                "sectors = ARRAY(SELECT DISTINCT unnest(sectors || \(classification.sectors)) ORDER BY 1)",
+                "location = coalesce(location, \(location))",
+                "status = CASE WHEN status = 'pending' THEN 'open' ELSE status END",
+            ]
         } else {
             (ticketID, reference) = try createTicket(
                 connection, classification: classification, severity: severity, language: language, location: location,
@@ -299,10 +294,16 @@ struct TicketWriter: Sendable {
         if let escalation {
             let plan = try escalation.statements(
                 ticketID: ticket, flags: ticketFlags, severity: ticketSeverity, type: classification.type, channelID: message.channelID,
-                location: location, language: language, restricted: ticketRestricted, now: Date(), current: state)
+                location: location, language: language, restricted: ticketRestricted, now: Date(), current: state,
+                alsoSet: threadingChanges)
             ticketRestricted = ticketRestricted || plan.outcome.restricted
             tables += plan.tables
             events.append(plan.event)
+        } else if !threadingChanges.isEmpty {
+            let changes = threadingChanges + [
+                "severity = \(ticketSeverity.rawValue)", "restricted = \(ticketRestricted)", "updated_at = now()",
+            ]
+            tables.append("threaded AS (UPDATE tickets SET " + SQL.joined(changes, separator: ", ") + " WHERE id = \(ticket))")
         }
         tables.append(
             "audited AS (INSERT INTO ticket_events (ticket_id, at, actor, interface, action, details) VALUES " + SQL.joined(events, separator: ", ") + ")")
@@ -318,25 +319,47 @@ struct TicketWriter: Sendable {
         return WriteResult(duplicate: false, messageID: messageID, ticketID: ticket, reference: reference, newTicket: newTicket, flags: flags)
     }
 
+    /// The ticket a message joins, locked, with what the rules need to know of it.
+    private struct ThreadTicket {
+        var id: Int64
+        var reference: String
+        var flags: [FlagCode]
+        var severity: Severity
+        var restricted: Bool
+        var team: String?
+        var acknowledgedAt: Date?
+        var status: String
+    }
+
     /// A ticket reference written in the text by the same person, else their open ticket
-    /// that saw a message within the threading window.
-    private func findThread(_ connection: PGConnection, contactID: Int64, text: String) throws -> Int64? {
+    /// that saw a message within the threading window; its row is locked until commit.
+    private func findThread(_ connection: PGConnection, contactID: Int64, text: String) throws -> ThreadTicket? {
         let candidates = TicketReference.candidates(in: text)
         let windowSeconds = Int(threadingWindow)
         // One round trip: COALESCE only looks for the open ticket when no reference matched.
         // A statement of its own (not part of the contact upsert), so its snapshot includes a
-        // ticket that a concurrent message of the same person committed while we waited.
+        // ticket that a concurrent message of the same person committed while we waited;
+        // FOR UPDATE returns the ticket's latest version if another transaction changed it.
         let rows = try connection.queryPrepared(
             """
-            SELECT COALESCE(
+            SELECT t.id, t.reference, t.flags, t.severity, t.restricted, t.team, t.acknowledged_at, t.status
+            FROM tickets t
+            WHERE t.id = COALESCE(
                 (SELECT id FROM tickets WHERE reference = ANY(\(candidates)) AND contact_id = \(contactID) ORDER BY created_at DESC LIMIT 1),
-                (SELECT t.id FROM tickets t
-                 WHERE t.contact_id = \(contactID) AND t.status NOT IN ('resolved', 'closed')
-                   AND EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id
+                (SELECT o.id FROM tickets o
+                 WHERE o.contact_id = \(contactID) AND o.status NOT IN ('resolved', 'closed')
+                   AND EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = o.id
                                AND m.received_at > now() - make_interval(secs => \(windowSeconds)))
-                 ORDER BY t.updated_at DESC LIMIT 1)) AS id
+                 ORDER BY o.updated_at DESC LIMIT 1))
+            FOR UPDATE OF t
             """, operation: "finding the sender's ticket")
-        return try rows.first?.decode("id", as: Int64?.self) ?? nil
+        guard let row = rows.first else { return nil }
+        let severity = try row.decode("severity", as: String.self)
+        return ThreadTicket(
+            id: try row.decode("id"), reference: try row.decode("reference"),
+            flags: try row.decode("flags", as: [String].self).map { FlagCode($0) },
+            severity: Severity(rawValue: severity) ?? .low, restricted: try row.decode("restricted"),
+            team: try row.decode("team"), acknowledgedAt: try row.decode("acknowledged_at"), status: try row.decode("status"))
     }
 
     private func createTicket(

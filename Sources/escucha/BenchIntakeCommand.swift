@@ -36,6 +36,11 @@ struct BenchIntakeCommand: AsyncParsableCommand {
     @Option(help: "Requests in all.")
     var requests = 20_000
 
+    @Option(help: ArgumentHelp(
+        "How many different people write (default: one per request, so every message opens a ticket).",
+        discussion: "Fewer people than requests make follow-ups: a person's later messages join their open ticket, the path of a conversation."))
+    var senders: Int?
+
     @Flag(help: "Skip the pgbench comparison.")
     var noPgbench = false
 
@@ -44,6 +49,7 @@ struct BenchIntakeCommand: AsyncParsableCommand {
             throw ValidationError("--url must be a loopback address (127.0.0.0/8, localhost or ::1): load tests never leave this machine.")
         }
         if connections < 1 || requests < 1 { throw ValidationError("--connections and --requests must be positive.") }
+        if let senders, senders < 1 || senders > 9_999_999 { throw ValidationError("--senders must be between 1 and 9999999.") }
     }
 
     func run() async throws {
@@ -57,10 +63,13 @@ struct BenchIntakeCommand: AsyncParsableCommand {
         let hostHeader = components.port.map { "\(host):\($0)" } ?? host
         let path = components.path.trimmingSuffix("/") + "/webhooks/sms/" + channel
         let token = self.token
+        // A run id in the number too: each run's people are new to the database.
+        let people = min(senders ?? requests, 9_999_999)
+        let numberPrefix = "+573" + String(UInt32.random(in: 0..<1000)).leftPadded(to: 3)
         let load = LoopbackLoad(host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port) { index in
             var body = JSONObjectText()
             body.add("id", "bench-\(runID)-\(index)")
-            body.add("from", "+57300" + String(index % 9_999_999).leftPadded(to: 7))
+            body.add("from", numberPrefix + String(index % people).leftPadded(to: 7))
             body.add("text", texts[index % texts.count])
             let bytes = Array(body.json.text.utf8)
             let head = "POST \(path) HTTP/1.1\r\nHost: \(hostHeader)\r\nContent-Type: application/json\r\n"

@@ -132,6 +132,53 @@ import Testing
         #expect(try row.decode("inbound", as: String.self) == "accepted/true")
     }
 
+    @Test func aFollowUpMergesIntoItsTicketAndTheRulesSeeTheMergedFacts() async throws {
+        let pool = try await Self.pool("followup_rules")
+        defer { Task { await pool.close() } }
+        let intake = try Self.intake(pool)
+        let first = try await Self.post(intake, id: "f1", from: "+573001112222", text: "Necesito ayuda con comida en Cúcuta")
+        let ticketID = try #require(first.ticketIDs.first)
+        func ticket() async throws -> PostgresRow {
+            try await pool.withConnection { connection in
+                try connection.query(
+                    """
+                    SELECT severity, restricted, coalesce(team, '-') AS team, status, array_to_string(flags, ',') AS flags,
+                           array_to_string(sectors, ',') AS sectors, coalesce(location, '-') AS location,
+                           (SELECT string_agg(rule || '/' || level, ',') FROM escalations WHERE ticket_id = \(ticketID)) AS escalations,
+                           (SELECT string_agg(action, ',' ORDER BY at, id) FROM ticket_events WHERE ticket_id = \(ticketID)) AS events
+                    FROM tickets WHERE id = \(ticketID)
+                    """)[0]
+            }
+        }
+        let before = try await ticket()
+        #expect(try before.decode("flags", as: String.self) == "")
+        #expect(try before.decode("severity", as: String.self) == "low")
+
+        let followUp = try await Self.post(intake, id: "f2", from: "+573001112222", text: "un hombre está abusando de mi hija de 9 años")
+        #expect(followUp.status == 200)
+        #expect(followUp.ticketIDs == [ticketID], "the follow-up joins the open ticket")
+        let after = try await ticket()
+        #expect(try after.decode("flags", as: String.self) == "protection.child_at_risk")
+        #expect(try after.decode("sectors", as: String.self) == "food,protection", "sectors merged, sorted")
+        #expect(try after.decode("severity", as: String.self) == "critical")
+        #expect(try after.decode("restricted", as: Bool.self))
+        #expect(try after.decode("location", as: String.self) == "Cúcuta", "the first place is kept")
+        #expect(try after.decode("team", as: String.self) == (try before.decode("team", as: String.self)), "a team, once set, stays")
+        // The rules saw the merged ticket: the child-at-risk rule planned its notifications.
+        let beforeTeam = try before.decode("team", as: String.self)
+        let rules = try EscalationPlanner.load(configDirectory: RepositoryLayout.config).rules.evaluate(
+            EscalationFacts(
+                flags: ["protection.child_at_risk"], severity: .critical, type: "complaint", channelID: "json-test", location: "Cúcuta",
+                language: "es", team: beforeTeam == "-" ? nil : beforeTeam, restricted: true),
+            now: Date(), workingHours: [:])
+        #expect(!rules.steps.isEmpty)
+        let plannedText: String = try after.decode("escalations", as: String?.self) ?? ""
+        let planned = Set(plannedText.split(separator: ",").map(String.init))
+        for step in rules.steps { #expect(planned.contains("\(step.rule)/\(step.level)"), "\(step.rule) level \(step.level)") }
+        #expect(try after.decode("events", as: String.self) == "created,rules,message,rules")
+        #expect(try await pool.withConnection { try $0.query("SELECT count(*) AS n FROM outbox WHERE kind = 'sms' AND ticket_id = \(ticketID) AND idempotency_key LIKE 'ack:%'")[0].decode("n", as: Int.self) } == 1)
+    }
+
     @Test func aTakenReferenceMovesToTheNextCandidateAndTheAcknowledgementFollows() async throws {
         let pool = try await Self.pool("newticket_clash")
         defer { Task { await pool.close() } }
