@@ -45,6 +45,35 @@ enum RepositoryPaths {
         #expect(Self.classifier.classify(text).flags.contains("protection.child_at_risk") == flagged, "\(text)")
     }
 
+    /// Phrasings found missing or misfiring while probing the lexicons with messages written
+    /// apart from them: the flag each must raise, or `nil` for an ordinary message that
+    /// must raise none.
+    @Test(arguments: [
+        ("el voluntario de la cruz roja me dijo que si me acuesto con el me da el kit", "misconduct.sexual_exploitation"),
+        ("o voluntário disse que me dava a cesta se eu saísse com ele", "misconduct.sexual_exploitation"),
+        ("el dueño del cuarto me pide que me acueste con el para no cobrarme el arriendo", "protection.gbv"),
+        ("ofereceram emprego mas estamos presas e não deixam a gente sair", "protection.trafficking"),
+        ("mi hermano se quiere tirar del puente", "protection.self_harm"),
+        ("y ademas la policia me pidio plata para pasar", "protection.extortion"),
+        ("the boss says we still owe the debt for the trip", "protection.trafficking"),
+        ("la policia nos pidio los documentos en el reten y nos dejo seguir", nil),
+        ("me voy a tirar a dormir un rato", nil),
+        ("mi abuela se quiere morir de la risa con el video", nil),
+        ("estou sem emprego e devendo o aluguel", nil),
+        ("perdi o trabalho e tenho divida no mercado", nil),
+        ("estou sem trabalho e preciso pagar a passagem para Manaus", nil),
+        ("I owe the landlord two months of rent", nil),
+        ("where can i find work? i need to pay my debt", nil),
+    ] as [(String, String?)])
+    func probedPhrasings(text: String, flag: String?) {
+        let flags = Self.classifier.classify(text).flags.map(\.rawValue)
+        if let flag {
+            #expect(flags.contains(flag), "\(text): \(flags)")
+        } else {
+            #expect(flags.isEmpty, "\(text): \(flags)")
+        }
+    }
+
     @Test func devSetScoresStayAboveTheFloors() throws {
         let messages = try Self.devSet()
         #expect(messages.count == 240)
