@@ -39,6 +39,9 @@ struct Automaton: Sendable {
     private var phrasePatternItems: [Int32] = []
     /// Per symbol: the root's child, or -1; the first step of every walk is an array read.
     private var rootChild: [Int32] = []
+    /// Per symbol: whether it labels an edge below the root. Most words never continue a
+    /// phrase, so a walk ends at them without looking at its nodes.
+    private var continues: [Bool] = []
 
     /// What a matching step reads of a phrase node, side by side so it touches one cache
     /// line: most nodes have at most one child, which then needs no hash probe.
@@ -139,6 +142,10 @@ struct Automaton: Sendable {
         }
         rootChild = Array(repeating: -1, count: Int(symbolCount))
         for (symbol, child) in phraseChildren[0] { rootChild[Int(symbol)] = child }
+        continues = Array(repeating: false, count: Int(symbolCount))
+        for children in phraseChildren.dropFirst() {
+            for symbol in children.keys { continues[Int(symbol)] = true }
+        }
     }
 
     /// Appends the symbols a known word matches: its exact symbol and every prefix symbol.
@@ -174,6 +181,14 @@ struct Automaton: Sendable {
         var active: Int32
         var patterns: Int32
         var inWordItems = false
+        /// False when none of its symbols continues a phrase (`continuesPhrase`): a walk
+        /// ends at the token without reading its symbols.
+        var continues = true
+    }
+
+    /// Whether any of `symbols` labels an edge below the root.
+    func continuesPhrase(_ symbols: ArraySlice<Int32>) -> Bool {
+        symbols.contains { continues[Int($0)] }
     }
 
     /// Appends the prefix symbols of a word.
@@ -202,68 +217,71 @@ struct Automaton: Sendable {
                 items.withUnsafeBufferPointer { messageItems in
                     phraseNodes.withUnsafeBufferPointer { nodes in
                         phrasePatternItems.withUnsafeBufferPointer { patterns in
-                            let tokenCount = steps.count
-                            for i in 0..<tokenCount where steps[i].symbols > 0 {
-                                let step = steps[i]
-                                let items = step.inWordItems ? wordItems : messageItems
-                                let activeStart = Int(step.start + step.symbols)
-                                let patternStart = activeStart + Int(step.active)
-                                for p in patternStart..<patternStart + Int(step.patterns) {
-                                    found.append(Match(pattern: items[p], start: Int32(i), end: Int32(i)))
-                                }
-                                if step.active == 0 { continue }
-                                let foundBefore = found.count
-                                while true {
-                                    let finished = frontier.withUnsafeMutableBufferPointer { frontier -> Bool in
-                                        if patternStart - activeStart > frontier.count { return false }
-                                        var hi = 0
-                                        for k in activeStart..<patternStart {
-                                            frontier[hi] = items[k]
-                                            hi += 1
-                                        }
-                                        var lo = 0
-                                        var j = i + 1
-                                        while lo < hi, j < tokenCount, j - i < longestPattern {
-                                            let from = Int(steps[j].start)
-                                            let to = from + Int(steps[j].symbols)
-                                            let labels = steps[j].inWordItems ? wordItems : messageItems
-                                            if from == to { break }
-                                            if hi + (hi - lo) * (to - from) > frontier.count { return false }
-                                            var end = hi
-                                            for a in lo..<hi {
-                                                let node = frontier[a]
-                                                let info = nodes[Int(node)]
-                                                for k in from..<to {
-                                                    let label = labels[k]
-                                                    let child: Int32
-                                                    if info.label >= 0 {
-                                                        if info.label != label { continue }
-                                                        child = info.child
-                                                    } else {
-                                                        if info.labelBits & PhraseNode.labelBit(label) == 0 { continue }
-                                                        child = phraseEdges.child(of: node, label: label)
-                                                        if child < 0 { continue }
-                                                    }
-                                                    let reached = nodes[Int(child)]
-                                                    // Only nodes with children stay active.
-                                                    if reached.hasChildren {
-                                                        frontier[end] = child
-                                                        end += 1
-                                                    }
-                                                    for p in Int(reached.patternStart)..<Int(reached.patternEnd) {
-                                                        found.append(Match(pattern: patterns[p], start: Int32(i), end: Int32(j)))
+                            continues.withUnsafeBufferPointer { continues in
+                                let tokenCount = steps.count
+                                for i in 0..<tokenCount where steps[i].symbols > 0 {
+                                    let step = steps[i]
+                                    let items = step.inWordItems ? wordItems : messageItems
+                                    let activeStart = Int(step.start + step.symbols)
+                                    let patternStart = activeStart + Int(step.active)
+                                    for p in patternStart..<patternStart + Int(step.patterns) {
+                                        found.append(Match(pattern: items[p], start: Int32(i), end: Int32(i)))
+                                    }
+                                    if step.active == 0 { continue }
+                                    let foundBefore = found.count
+                                    while true {
+                                        let finished = frontier.withUnsafeMutableBufferPointer { frontier -> Bool in
+                                            if patternStart - activeStart > frontier.count { return false }
+                                            var hi = 0
+                                            for k in activeStart..<patternStart {
+                                                frontier[hi] = items[k]
+                                                hi += 1
+                                            }
+                                            var lo = 0
+                                            var j = i + 1
+                                            while lo < hi, j < tokenCount, j - i < longestPattern {
+                                                let from = Int(steps[j].start)
+                                                let to = from + Int(steps[j].symbols)
+                                                let labels = steps[j].inWordItems ? wordItems : messageItems
+                                                // A token none of whose symbols labels an edge below the root ends every walk.
+                                                if from == to || !steps[j].continues { break }
+                                                if hi + (hi - lo) * (to - from) > frontier.count { return false }
+                                                var end = hi
+                                                for a in lo..<hi {
+                                                    let node = frontier[a]
+                                                    let info = nodes[Int(node)]
+                                                    for k in from..<to {
+                                                        let label = labels[k]
+                                                        let child: Int32
+                                                        if info.label >= 0 {
+                                                            if info.label != label { continue }
+                                                            child = info.child
+                                                        } else {
+                                                            if info.labelBits & PhraseNode.labelBit(label) == 0 || !continues[Int(label)] { continue }
+                                                            child = phraseEdges.child(of: node, label: label)
+                                                            if child < 0 { continue }
+                                                        }
+                                                        let reached = nodes[Int(child)]
+                                                        // Only nodes with children stay active.
+                                                        if reached.hasChildren {
+                                                            frontier[end] = child
+                                                            end += 1
+                                                        }
+                                                        for p in Int(reached.patternStart)..<Int(reached.patternEnd) {
+                                                            found.append(Match(pattern: patterns[p], start: Int32(i), end: Int32(j)))
+                                                        }
                                                     }
                                                 }
+                                                lo = hi
+                                                hi = end
+                                                j += 1
                                             }
-                                            lo = hi
-                                            hi = end
-                                            j += 1
+                                            return true
                                         }
-                                        return true
+                                        if finished { break }
+                                        found.removeSubrange(foundBefore...)
+                                        frontier += repeatElement(0, count: frontier.count)
                                     }
-                                    if finished { break }
-                                    found.removeSubrange(foundBefore...)
-                                    frontier += repeatElement(0, count: frontier.count)
                                 }
                             }
                         }
