@@ -39,6 +39,9 @@ struct Automaton: Sendable {
     private var phrasePatternItems: [Int32] = []
     /// Per symbol: the root's child, or -1; the first step of every walk is an array read.
     private var rootChild: [Int32] = []
+    /// Per symbol: whether it labels an edge below the root. Most words never continue a
+    /// phrase, so a walk ends at them without looking at its nodes.
+    private var continues: [Bool] = []
 
     /// What a matching step reads of a phrase node, side by side so it touches one cache
     /// line: most nodes have at most one child, which then needs no hash probe.
@@ -139,6 +142,10 @@ struct Automaton: Sendable {
         }
         rootChild = Array(repeating: -1, count: Int(symbolCount))
         for (symbol, child) in phraseChildren[0] { rootChild[Int(symbol)] = child }
+        continues = Array(repeating: false, count: Int(symbolCount))
+        for children in phraseChildren.dropFirst() {
+            for symbol in children.keys { continues[Int(symbol)] = true }
+        }
     }
 
     /// Appends the symbols a known word matches: its exact symbol and every prefix symbol.
@@ -174,6 +181,14 @@ struct Automaton: Sendable {
         var active: Int32
         var patterns: Int32
         var inWordItems = false
+        /// False when none of its symbols continues a phrase (`continuesPhrase`): a walk
+        /// ends at the token without reading its symbols.
+        var continues = true
+    }
+
+    /// Whether any of `symbols` labels an edge below the root.
+    func continuesPhrase(_ symbols: ArraySlice<Int32>) -> Bool {
+        symbols.contains { continues[Int($0)] }
     }
 
     /// Appends the prefix symbols of a word.
@@ -192,79 +207,95 @@ struct Automaton: Sendable {
     /// (`steps[i]` for token `i`, its lists in `items`), into `found`.
     ///
     /// The walk from a token keeps its active nodes in `frontier`, step after step
-    /// (`frontier[lo..<hi]` is the current step), written through a pointer; a walk that
-    /// outgrows it doubles it and starts that token over.
+    /// (`frontier[lo..<hi]` is the current step), written through one pointer for the
+    /// whole message; a walk that outgrows it doubles it and starts over at that token.
     func matches(steps: [TokenStep], items: [Int32], wordItems: [Int32], frontier: inout [Int32], into found: inout [Match]) {
         found.removeAll(keepingCapacity: true)
         if frontier.count < 256 { frontier = Array(repeating: 0, count: 256) }
+        var resume = 0
+        while true {
+            let stopped = frontier.withUnsafeMutableBufferPointer { frontier in
+                matches(steps: steps, from: resume, items: items, wordItems: wordItems, frontier: frontier, into: &found)
+            }
+            guard let stopped else { return }
+            resume = stopped
+            frontier += repeatElement(0, count: frontier.count)
+        }
+    }
+
+    /// `matches` from token `first` on; returns the token whose walk outgrew `frontier`
+    /// (its matches removed), or nil when done.
+    private func matches(
+        steps: [TokenStep], from first: Int, items: [Int32], wordItems: [Int32], frontier: UnsafeMutableBufferPointer<Int32>, into found: inout [Match]
+    ) -> Int? {
         steps.withUnsafeBufferPointer { steps in
             wordItems.withUnsafeBufferPointer { wordItems in
                 items.withUnsafeBufferPointer { messageItems in
                     phraseNodes.withUnsafeBufferPointer { nodes in
                         phrasePatternItems.withUnsafeBufferPointer { patterns in
-                            let tokenCount = steps.count
-                            for i in 0..<tokenCount where steps[i].symbols > 0 {
-                                let step = steps[i]
-                                let items = step.inWordItems ? wordItems : messageItems
-                                let activeStart = Int(step.start + step.symbols)
-                                let patternStart = activeStart + Int(step.active)
-                                for p in patternStart..<patternStart + Int(step.patterns) {
-                                    found.append(Match(pattern: items[p], start: Int32(i), end: Int32(i)))
-                                }
-                                if step.active == 0 { continue }
-                                let foundBefore = found.count
-                                while true {
-                                    let finished = frontier.withUnsafeMutableBufferPointer { frontier -> Bool in
-                                        if patternStart - activeStart > frontier.count { return false }
-                                        var hi = 0
-                                        for k in activeStart..<patternStart {
-                                            frontier[hi] = items[k]
-                                            hi += 1
-                                        }
-                                        var lo = 0
-                                        var j = i + 1
-                                        while lo < hi, j < tokenCount, j - i < longestPattern {
-                                            let from = Int(steps[j].start)
-                                            let to = from + Int(steps[j].symbols)
-                                            let labels = steps[j].inWordItems ? wordItems : messageItems
-                                            if from == to { break }
-                                            if hi + (hi - lo) * (to - from) > frontier.count { return false }
-                                            var end = hi
-                                            for a in lo..<hi {
-                                                let node = frontier[a]
-                                                let info = nodes[Int(node)]
-                                                for k in from..<to {
-                                                    let label = labels[k]
-                                                    let child: Int32
-                                                    if info.label >= 0 {
-                                                        if info.label != label { continue }
-                                                        child = info.child
-                                                    } else {
-                                                        if info.labelBits & PhraseNode.labelBit(label) == 0 { continue }
-                                                        child = phraseEdges.child(of: node, label: label)
-                                                        if child < 0 { continue }
-                                                    }
-                                                    let reached = nodes[Int(child)]
-                                                    // Only nodes with children stay active.
-                                                    if reached.hasChildren {
-                                                        frontier[end] = child
-                                                        end += 1
-                                                    }
-                                                    for p in Int(reached.patternStart)..<Int(reached.patternEnd) {
-                                                        found.append(Match(pattern: patterns[p], start: Int32(i), end: Int32(j)))
-                                                    }
+                            continues.withUnsafeBufferPointer { continues -> Int? in
+                                let tokenCount = steps.count
+                                for i in first..<tokenCount where steps[i].symbols > 0 {
+                                    let step = steps[i]
+                                    let items = step.inWordItems ? wordItems : messageItems
+                                    let activeStart = Int(step.start + step.symbols)
+                                    let patternStart = activeStart + Int(step.active)
+                                    let foundBefore = found.count
+                                    for p in patternStart..<patternStart + Int(step.patterns) {
+                                        found.append(Match(pattern: items[p], start: Int32(i), end: Int32(i)))
+                                    }
+                                    if step.active == 0 { continue }
+                                    func outgrown() -> Int {
+                                        found.removeSubrange(foundBefore...)
+                                        return i
+                                    }
+                                    if patternStart - activeStart > frontier.count { return outgrown() }
+                                    var hi = 0
+                                    for k in activeStart..<patternStart {
+                                        frontier[hi] = items[k]
+                                        hi += 1
+                                    }
+                                    var lo = 0
+                                    var j = i + 1
+                                    while lo < hi, j < tokenCount, j - i < longestPattern {
+                                        let from = Int(steps[j].start)
+                                        let to = from + Int(steps[j].symbols)
+                                        let labels = steps[j].inWordItems ? wordItems : messageItems
+                                        // A token none of whose symbols labels an edge below the root ends every walk.
+                                        if from == to || !steps[j].continues { break }
+                                        if hi + (hi - lo) * (to - from) > frontier.count { return outgrown() }
+                                        var end = hi
+                                        for a in lo..<hi {
+                                            let node = frontier[a]
+                                            let info = nodes[Int(node)]
+                                            for k in from..<to {
+                                                let label = labels[k]
+                                                let child: Int32
+                                                if info.label >= 0 {
+                                                    if info.label != label { continue }
+                                                    child = info.child
+                                                } else {
+                                                    if info.labelBits & PhraseNode.labelBit(label) == 0 || !continues[Int(label)] { continue }
+                                                    child = phraseEdges.child(of: node, label: label)
+                                                    if child < 0 { continue }
+                                                }
+                                                let reached = nodes[Int(child)]
+                                                // Only nodes with children stay active.
+                                                if reached.hasChildren {
+                                                    frontier[end] = child
+                                                    end += 1
+                                                }
+                                                for p in Int(reached.patternStart)..<Int(reached.patternEnd) {
+                                                    found.append(Match(pattern: patterns[p], start: Int32(i), end: Int32(j)))
                                                 }
                                             }
-                                            lo = hi
-                                            hi = end
-                                            j += 1
                                         }
-                                        return true
+                                        lo = hi
+                                        hi = end
+                                        j += 1
                                     }
-                                    if finished { break }
-                                    found.removeSubrange(foundBefore...)
-                                    frontier += repeatElement(0, count: frontier.count)
                                 }
+                                return nil
                             }
                         }
                     }

@@ -93,6 +93,8 @@ public final class Classifier: Sendable {
         var active: UInt16
         var patterns: UInt16
         var languages: UInt16
+        /// Whether one of its symbols continues a phrase (`Automaton.continuesPhrase`).
+        var continues: Bool
     }
 
     enum PatternUse {
@@ -258,7 +260,8 @@ public final class Classifier: Sendable {
             wordItems += languages
             precondition([symbols.count, active, patterns, languages.count].allSatisfy { $0 <= Int(UInt16.max) }, "the word '\(word)' has too many symbols, patterns or languages")
             wordFacts.append(WordFacts(
-                start: Int32(start), symbols: UInt16(symbols.count), active: UInt16(active), patterns: UInt16(patterns), languages: UInt16(languages.count)))
+                start: Int32(start), symbols: UInt16(symbols.count), active: UInt16(active), patterns: UInt16(patterns), languages: UInt16(languages.count),
+                continues: automaton.continuesPhrase(symbols[...])))
             wordLanguages.append(languages)
             wordIsConditional.append(common.conditionalWords.contains(word))
         }
@@ -421,15 +424,18 @@ public final class Classifier: Sendable {
             // Sorted and unique.
             for flag in flagged.map(\.flag).sorted() where flags.last != flag { flags.append(flag) }
         }
-        let type = decideType(&scratch, flags: flags)
-
+        // Type cues, sectors and places in one pass over the matches.
+        if scratch.typeScores.count != taxonomy.types.count { scratch.typeScores = Array(repeating: 0, count: taxonomy.types.count) }
         if scratch.sectorHit.count != taxonomy.sectors.count { scratch.sectorHit = Array(repeating: false, count: taxonomy.sectors.count) }
         var placeMatches: [Automaton.Match] = []
         for match in scratch.matches {
             let uses = patternUses[Int(match.pattern)]
+            if uses & (PatternUse.type | PatternUse.sector | PatternUse.place) == 0 { continue }
+            if uses & PatternUse.type != 0 { typeByPattern.forEach(Int(match.pattern)) { scratch.typeScores[Int($0.type)] += $0.weight } }
             if uses & PatternUse.sector != 0 { sectorByPattern.forEach(Int(match.pattern)) { scratch.sectorHit[Int($0)] = true } }
             if uses & PatternUse.place != 0 { placeMatches.append(match) }
         }
+        let type = decideType(&scratch, flags: flags)
         // The longest name wins: "Santiago de los Caballeros" is not also Santiago, Chile.
         var placeIndexes: [Int] = []
         for match in placeMatches {
@@ -496,7 +502,8 @@ public final class Classifier: Sendable {
                                 let facts = wordFacts[Int(token.word)]
                                 let to = Int(facts.start) + Int(facts.symbols) + Int(facts.active) + Int(facts.patterns)
                                 scratch.steps.append(.init(
-                                    start: facts.start, symbols: Int32(facts.symbols), active: Int32(facts.active), patterns: Int32(facts.patterns), inWordItems: true))
+                                    start: facts.start, symbols: Int32(facts.symbols), active: Int32(facts.active), patterns: Int32(facts.patterns), inWordItems: true,
+                                    continues: facts.continues))
                                 if facts.languages > 0 {
                                     // 1 / the number of languages: the share of the word's vote each gets.
                                     let share = 1.0 / Double(facts.languages)
@@ -508,7 +515,9 @@ public final class Classifier: Sendable {
                                 automaton.prefixSymbols(of: UnsafeBufferPointer(rebasing: text[Int(token.textStart)..<Int(token.textEnd)]), into: &scratch.items)
                                 let symbols = scratch.items.count - start
                                 let (active, patterns) = symbols == 0 ? (0, 0) : automaton.appendRootStep(to: &scratch.items, symbolsFrom: start)
-                                scratch.steps.append(.init(start: Int32(start), symbols: Int32(symbols), active: Int32(active), patterns: Int32(patterns)))
+                                scratch.steps.append(.init(
+                                    start: Int32(start), symbols: Int32(symbols), active: Int32(active), patterns: Int32(patterns),
+                                    continues: symbols > 0 && automaton.continuesPhrase(scratch.items[start..<start + symbols])))
                             }
                         }
                     }
@@ -738,13 +747,9 @@ public final class Classifier: Sendable {
 
     // MARK: - Type
 
+    /// The feedback type from the type cues' scores (summed by `classify`), which it resets.
     private func decideType(_ scratch: inout Scratch, flags: [FlagCode]) -> String {
-        if scratch.typeScores.count != taxonomy.types.count { scratch.typeScores = Array(repeating: 0, count: taxonomy.types.count) }
         defer { for i in scratch.typeScores.indices { scratch.typeScores[i] = 0 } }
-        for match in scratch.matches {
-            if patternUses[Int(match.pattern)] & PatternUse.type == 0 { continue }
-            typeByPattern.forEach(Int(match.pattern)) { scratch.typeScores[Int($0.type)] += $0.weight }
-        }
         if scratch.buffer.facts.hasQuestionMark {
             for (type, weight) in typeQuestionMarkWeight.enumerated() {
                 if let weight { scratch.typeScores[type] += weight }

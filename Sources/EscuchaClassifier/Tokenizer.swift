@@ -70,6 +70,16 @@ struct TokenBuffer: Sendable {
                 var o = 0
                 // Swift strings hold valid UTF-8, so sequences need no checking.
                 while i < n {
+                    // Most text is ASCII: widen eight bytes at a time while they are.
+                    if n - i >= 8 {
+                        let eight = UInt64(littleEndian: UnsafeRawPointer(utf8.baseAddress! + i).loadUnaligned(as: UInt64.self))
+                        if eight & 0x8080_8080_8080_8080 == 0 {
+                            for k in 0..<8 { out[o + k] = UInt16(truncatingIfNeeded: eight >> UInt64(8 * k)) & 0xFF }
+                            o += 8
+                            i += 8
+                            continue
+                        }
+                    }
                     let b0 = UInt32(utf8[i])
                     if b0 < 0x80 {
                         out[o] = UInt16(b0)
@@ -226,91 +236,120 @@ struct Tokenizer: Sendable {
         let units = buffer.units
         let breaker = buffer.wordBreakerSource
         units.withUnsafeBufferPointer { units in
-            forEachSegment(units, breaker: breaker, skipPictographs: true) { start, end, kind in
-                if kind == .letters {
-                    appendLetters(units, start, end, state: state, buffer: &buffer)
-                } else {
-                    handleSegment(units, start, end, isWord: kind == .word, state: &state, buffer: &buffer)
+            wordBreakClasses.withUnsafeBufferPointer { classes in
+                Self.forEachPiece(units) { start in
+                    // Most pieces are one word of ASCII letters: fold it while looking for
+                    // the piece's end, so such a word is read once.
+                    let textStart = buffer.textCount
+                    let scan = buffer.text.withUnsafeMutableBufferPointer { Self.foldLetters(units, from: start, to: $0, at: textStart) }
+                    if scan.isWord {
+                        appendToken(start, scan.end, textStart: textStart, textEnd: scan.textEnd, hash: scan.hash, state: state, buffer: &buffer)
+                    } else {
+                        forEachSegment(inPiece: units, start, scan.end, classes: classes, breaker: breaker, skipPictographs: true) { start, end, isWord in
+                            handleSegment(units, start, end, isWord: isWord, state: &state, buffer: &buffer)
+                        }
+                    }
+                    return scan.end
                 }
             }
         }
+    }
+
+    /// Calls `body` with the start of each piece of text between plain spaces; `body`
+    /// returns the piece's end.
+    @inline(__always)
+    private static func forEachPiece(_ units: UnsafeBufferPointer<UInt16>, _ body: (_ start: Int) -> Int) {
+        var i = 0
+        while i < units.count {
+            if units[i] == 0x20 {
+                i += 1
+            } else {
+                i = body(i)
+            }
+        }
+    }
+
+    /// Folds the run of ASCII letters at `units[start...]` (lower case, repeated letters
+    /// squashed, as `appendWord` would) into `out[base...]`. When the run is the whole
+    /// space-delimited piece (`LatinWordBreak.segment` gives it one word), returns the
+    /// piece's end, `isWord`, the folded end and its `ByteStringTable` hash; otherwise only
+    /// the piece's end.
+    @inline(__always)
+    static func foldLetters(_ units: UnsafeBufferPointer<UInt16>, from start: Int, to out: UnsafeMutableBufferPointer<UInt8>, at base: Int)
+        -> (end: Int, isWord: Bool, textEnd: Int, hash: UInt64)
+    {
+        let n = units.count
+        var hasher = ByteStringTable.Hasher()
+        var o = base
+        var previous: UInt8 = 0
+        var i = start
+        while i < n {
+            let unit = units[i]
+            if (unit | 0x20) &- 0x61 >= 26 { break }
+            let b = UInt8(truncatingIfNeeded: unit) | 0x20
+            i += 1
+            if b == previous { continue }
+            out[o] = b
+            o += 1
+            previous = b
+            hasher.add(b)
+        }
+        if i == n || units[i] == 0x20 { return (i, true, o, hasher.finish()) }
+        while i < n, units[i] != 0x20 { i += 1 }
+        return (i, false, base, 0)
     }
 
     /// Calls `body` with each segment `[start, end)` of `buffer.units` and whether it is a
     /// word, as ICU's word break iterator would over the whole text, except that runs of
     /// plain spaces may be skipped (they are neither words nor sentence or clause marks).
     func forEachSegment(_ buffer: TokenBuffer, _ body: (Int, Int, Bool) -> Void) {
-        buffer.units.withUnsafeBufferPointer {
-            forEachSegment($0, breaker: buffer.wordBreakerSource, skipPictographs: false) { body($0, $1, $2 != .other) }
+        buffer.units.withUnsafeBufferPointer { units in
+            wordBreakClasses.withUnsafeBufferPointer { classes in
+                Self.forEachPiece(units) { start in
+                    var end = start
+                    while end < units.count, units[end] != 0x20 { end += 1 }
+                    forEachSegment(inPiece: units, start, end, classes: classes, breaker: buffer.wordBreakerSource, skipPictographs: false, body)
+                    return end
+                }
+            }
         }
     }
 
-    /// What a segment is.
-    enum SegmentKind {
-        case other, word
-        /// A word of ASCII letters only (most words): no apostrophe, digit or accent to
-        /// look for.
-        case letters
-    }
-
+    /// The segments of the space-delimited piece `units[start..<end]`.
+    ///
     /// `skipPictographs`: pieces made only of emoji and pictographs (`isPictographic`) may be
-    /// skipped too: ICU gives their segments no word status and they hold no sentence or
+    /// skipped: ICU gives their segments no word status and they hold no sentence or
     /// clause mark, so tokens do not change, and such pieces are most of what ICU is
     /// opened for.
     @inline(__always)
     private func forEachSegment(
-        _ units: UnsafeBufferPointer<UInt16>, breaker: LazyWordBreaker, skipPictographs: Bool, _ body: (Int, Int, SegmentKind) -> Void
+        inPiece units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, classes: UnsafeBufferPointer<LatinWordBreak.Class>,
+        breaker: LazyWordBreaker, skipPictographs: Bool, _ body: (Int, Int, Bool) -> Void
     ) {
-        wordBreakClasses.withUnsafeBufferPointer { forEachSegment(units, classes: $0, breaker: breaker, skipPictographs: skipPictographs, body) }
-    }
-
-    @inline(__always)
-    private func forEachSegment(
-        _ units: UnsafeBufferPointer<UInt16>, classes: UnsafeBufferPointer<LatinWordBreak.Class>, breaker: LazyWordBreaker, skipPictographs: Bool,
-        _ body: (Int, Int, SegmentKind) -> Void
-    ) {
-        let n = units.count
-        var i = 0
-        while i < n {
-            if units[i] == 0x20 {
-                i += 1
-                continue
+        var covered = true
+        for k in start..<end where LatinWordBreak.unitClass(units[k], classes) == .unsupported {
+            covered = false
+            break
+        }
+        if covered {
+            var from = start
+            while from < end {
+                let (to, isWord) = LatinWordBreak.segment(units, from: from, end: end, classes: classes)
+                body(from, to, isWord)
+                from = to
             }
-            var pieceEnd = i
-            var covered = true
-            var letters = true
-            while pieceEnd < n, units[pieceEnd] != 0x20 {
-                let unit = units[pieceEnd]
-                if (unit | 0x20) &- 0x61 >= 26 {
-                    letters = false
-                    if LatinWordBreak.unitClass(unit, classes) == .unsupported { covered = false }
-                }
-                pieceEnd += 1
+        } else if skipPictographs, Self.isPictographic(units, start, end) {
+            // Nothing to tokenize.
+        } else {
+            // ICU breaks before and after a run of spaces unless a combining mark
+            // follows it, so the piece with the spaces before it segments as it
+            // would within the whole text.
+            var from = start
+            while from > 0, units[from - 1] == 0x20 { from -= 1 }
+            let piece = UnsafeBufferPointer(rebasing: units[from..<end])
+            breaker.value.segments(of: piece) { segmentStart, segmentEnd, status in
+                body(from + segmentStart, from + segmentEnd, status >= 100)
             }
-            if letters {
-                // What `LatinWordBreak.segment` gives a run of letters: one word.
-                body(i, pieceEnd, .letters)
-            } else if covered {
-                var start = i
-                while start < pieceEnd {
-                    let (end, isWord) = LatinWordBreak.segment(units, from: start, end: pieceEnd, classes: classes)
-                    body(start, end, isWord ? .word : .other)
-                    start = end
-                }
-            } else if skipPictographs, Self.isPictographic(units, i, pieceEnd) {
-                // Nothing to tokenize (see `forEachSegment(_:breaker:skipPictographs:_:)`).
-            } else {
-                // ICU breaks before and after a run of spaces unless a combining mark
-                // follows it, so the piece with the spaces before it segments as it
-                // would within the whole text.
-                var from = i
-                while from > 0, units[from - 1] == 0x20 { from -= 1 }
-                let piece = UnsafeBufferPointer(rebasing: units[from..<pieceEnd])
-                breaker.value.segments(of: piece) { start, end, status in
-                    body(from + start, from + end, status >= 100 ? .word : .other)
-                }
-            }
-            i = pieceEnd
         }
     }
 
@@ -380,27 +419,6 @@ struct Tokenizer: Sendable {
             }
             i += 1
         }
-    }
-
-    /// `appendWord` for a word of ASCII letters: lower case and squashed in one pass.
-    private func appendLetters(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, state: State, buffer: inout TokenBuffer) {
-        let textStart = buffer.textCount
-        // `tokenize` sized `text` for every unit of the message.
-        let (textEnd, hash) = buffer.text.withUnsafeMutableBufferPointer { out -> (Int, UInt64) in
-            var hasher = ByteStringTable.Hasher()
-            var o = textStart
-            var previous: UInt8 = 0
-            for i in start..<end {
-                let b = UInt8(truncatingIfNeeded: units[i]) | 0x20
-                if b == previous { continue }
-                out[o] = b
-                o += 1
-                previous = b
-                hasher.add(b)
-            }
-            return (o, hasher.finish())
-        }
-        appendToken(start, end, textStart: textStart, textEnd: textEnd, hash: hash, state: state, buffer: &buffer)
     }
 
     private func appendPart(_ units: UnsafeBufferPointer<UInt16>, _ start: Int, _ end: Int, state: State, buffer: inout TokenBuffer) {

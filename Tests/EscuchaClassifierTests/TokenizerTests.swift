@@ -176,6 +176,89 @@ import Testing
     }
 }
 
+/// The one-pass fold of pieces made of ASCII letters (`Tokenizer.foldLetters`), against
+/// ICU segmenting the whole text and folding each part.
+@Suite struct LetterFastPathTests {
+    /// Tokens as (start, end, word, folded text, sentence, clause) by ICU alone: word
+    /// segments of the whole text, split at apostrophes, each part folded, squashed and
+    /// looked up. Sentence and clause numbers come from the tokenizer (ICU has none).
+    static func icuTokens(_ text: String, _ tokenizer: Tokenizer) -> [[String]] {
+        let units = Array(text.utf16)
+        var out: [[String]] = []
+        for segment in LatinWordBreakTests.icuSegments(units) where segment[2] == 1 {
+            var partStart = segment[0]
+            for i in segment[0]...segment[1] where i == segment[1] || [0x27, 0x2019, 0x02BC, 0x60].contains(units[i]) {
+                defer { partStart = i + 1 }
+                guard i > partStart else { continue }
+                let folded = units[partStart..<i].withUnsafeBufferPointer { ICUText.foldForMatching($0) }
+                let bytes = Tokenizer.squashAndDeleet(Array(String(decoding: folded, as: UTF16.self).utf8))
+                if bytes.isEmpty { continue }
+                let word = String(decoding: bytes, as: UTF8.self)
+                out.append([String(partStart), String(i), String(tokenizer.words.find(word)), word])
+            }
+        }
+        return out
+    }
+
+    @Test func tokensMatchICUOnTrickyText() {
+        var tokenizer = Tokenizer()
+        for word in ["hola", "ayuda", "niño", "nino", "l", "hopital", "matar", "cafe", "a"] { tokenizer.addWord(word) }
+        let texts = [
+            "hola", "HOLA ayudaaaa", "AyUdAaAa  hola", "niño Niño NIÑO nino", "café cafe\u{301}", "l'hôpital l’hôpital lʼhopital l`hopital",
+            "m4t4r MATAR mat4r 2024 a1b2", "ayuda🙏 🙏 ayuda 😢hola", "hola,ayuda.hola;a", "aaaa bbbb a b", "Ωmega hola жизнь hola",
+            "hola你好 hola", "hola\u{301}a", "hola-ayuda — hola", "a\u{200D}b hola", "e-mail@host.com hola", "hola\nayuda\r\nhola",
+            "LLAMAR llamar", "ﬁn hola", "hola\u{00A0}ayuda", "hola\u{2019}s", "hola_ayuda _ __", "İstanbul hola", "x\u{FE0F} hola",
+        ]
+        var buffer = TokenBuffer()
+        for text in texts {
+            tokenizer.tokenize(text, into: &buffer)
+            let got = buffer.tokens.map { [String($0.start), String($0.end), String($0.word), buffer.string(of: $0, words: tokenizer.words)] }
+            #expect(got == Self.icuTokens(text, tokenizer), "\(text)")
+        }
+    }
+
+    /// Unpaired surrogates cannot reach the tokenizer through a String (Swift repairs them
+    /// to U+FFFD), so they are loaded as code units; the piece goes to ICU, whose tokens
+    /// it must give.
+    @Test func unpairedSurrogatesGoToICU() {
+        var tokenizer = Tokenizer()
+        tokenizer.addWord("hola")
+        var buffer = TokenBuffer()
+        for units: [UInt16] in [[0x68, 0x6F, 0x6C, 0x61, 0x20, 0xD800, 0x61], [0xDC00, 0x20, 0x68, 0x6F, 0x6C, 0x61], [0x61, 0xD83D, 0x20, 0x62]] {
+            buffer.units = units
+            tokenizer.tokenize(&buffer)
+            let got = buffer.tokens.map { [Int($0.start), Int($0.end)] }
+            let expected = LatinWordBreakTests.icuSegments(units).filter { $0[2] == 1 }.map { [$0[0], $0[1]] }
+            #expect(got == expected, "\(units)")
+        }
+    }
+
+    @Test func foldsOnlyPiecesOfLettersAsWords() {
+        func fold(_ text: String) -> (end: Int, isWord: Bool, text: String) {
+            let units = Array(text.utf16)
+            var out = [UInt8](repeating: 0, count: units.count + 1)
+            let scan = units.withUnsafeBufferPointer { units in
+                out.withUnsafeMutableBufferPointer { Tokenizer.foldLetters(units, from: 0, to: $0, at: 1) }
+            }
+            return (scan.end, scan.isWord, scan.isWord ? String(decoding: out[1..<scan.textEnd], as: UTF8.self) : "")
+        }
+        #expect(fold("AyuDAAA rest") == (7, true, "ayuda"))
+        #expect(fold("hola") == (4, true, "hola"))
+        #expect(fold("hola, rest") == (5, false, ""))
+        #expect(fold("m4t4r") == (5, false, ""))
+        #expect(fold("niño x") == (4, false, ""))
+        #expect(fold("don't") == (5, false, ""))
+        #expect(fold("a@b") == (3, false, ""))
+        // The hash is the table's, so the folded word is found.
+        var table = ByteStringTable()
+        let index = table.insert("ayuda")
+        let units = Array("AYUDAAA".utf16)
+        var out = [UInt8](repeating: 0, count: units.count)
+        let scan = units.withUnsafeBufferPointer { units in out.withUnsafeMutableBufferPointer { Tokenizer.foldLetters(units, from: 0, to: $0, at: 0) } }
+        #expect(out.withUnsafeBufferPointer { table.find(UnsafeBufferPointer(rebasing: $0[..<scan.textEnd]), hash: scan.hash).index } == index)
+    }
+}
+
 @Suite struct ByteStringTableTests {
     @Test func numbersKeysInInsertionOrderAndFindsThem() {
         var table = ByteStringTable()
