@@ -47,6 +47,8 @@ public final class Classifier: Sendable {
     let entrySlots: FlatLists<EntrySlot>
     let exclusionsByPattern: FlatLists<Int32>
     let negationByPattern: FlatLists<NegationCue>
+    /// Per pattern: the languages in which it is a phrase that negates nothing after it.
+    let notNegatingByPattern: FlatLists<Int32>
     let typeByPattern: FlatLists<TypeCue>
     /// Indexes in `taxonomy.sectors`.
     let sectorByPattern: FlatLists<Int32>
@@ -98,6 +100,7 @@ public final class Classifier: Sendable {
     }
 
     enum PatternUse {
+        static let notNegating: UInt8 = 64
         static let negation: UInt8 = 1
         static let exclusion: UInt8 = 2
         static let entrySlot: UInt8 = 4
@@ -159,13 +162,14 @@ public final class Classifier: Sendable {
         var entrySlots: [[EntrySlot]] = []
         var exclusionsByPattern: [[Int32]] = []
         var negationByPattern: [[NegationCue]] = []
+        var notNegatingByPattern: [[Int32]] = []
         var typeByPattern: [[TypeCue]] = []
         var sectorByPattern: [[Int32]] = []
         var placeByPattern: [[Int32]] = []
         var typeQuestionMark: [Int?] = Array(repeating: nil, count: taxonomy.types.count)
         func grow(_ id: Int32) {
             while entrySlots.count <= Int(id) {
-                entrySlots.append([]); exclusionsByPattern.append([]); negationByPattern.append([])
+                entrySlots.append([]); exclusionsByPattern.append([]); negationByPattern.append([]); notNegatingByPattern.append([])
                 typeByPattern.append([]); sectorByPattern.append([]); placeByPattern.append([])
             }
         }
@@ -206,6 +210,9 @@ public final class Classifier: Sendable {
             }
             for cue in lexicon.negation.cues {
                 if let id = compile(cue) { negationByPattern[Int(id)].append(NegationCue(language: language, scope: Int32(lexicon.negation.scope))) }
+            }
+            for phrase in lexicon.negation.notNegating {
+                if let id = compile(phrase) { notNegatingByPattern[Int(id)].append(Int32(language)) }
             }
             for cue in lexicon.typeCues {
                 guard let type = taxonomy.types.firstIndex(of: cue.type) else {
@@ -297,12 +304,14 @@ public final class Classifier: Sendable {
         self.entrySlots = FlatLists(entrySlots)
         self.exclusionsByPattern = FlatLists(exclusionsByPattern)
         self.negationByPattern = FlatLists(negationByPattern)
+        self.notNegatingByPattern = FlatLists(notNegatingByPattern)
         self.typeByPattern = FlatLists(typeByPattern)
         self.sectorByPattern = FlatLists(sectorByPattern)
         self.placeByPattern = FlatLists(placeByPattern)
         self.patternUses = (0..<entrySlots.count).map { p in
             var uses: UInt8 = 0
             if !negationByPattern[p].isEmpty { uses |= PatternUse.negation }
+            if !notNegatingByPattern[p].isEmpty { uses |= PatternUse.notNegating }
             if !exclusionsByPattern[p].isEmpty { uses |= PatternUse.exclusion }
             if !entrySlots[p].isEmpty { uses |= PatternUse.entrySlot }
             if !typeByPattern[p].isEmpty { uses |= PatternUse.type }
@@ -381,6 +390,8 @@ public final class Classifier: Sendable {
         var typeScores: [Int] = []
         var sectorHit: [Bool] = []
         var negations: [(end: Int, scope: Int)] = []
+        /// Token spans of phrases whose cue negates nothing.
+        var notNegating: [(start: Int, end: Int)] = []
         var excluded: [(start: Int, end: Int, exclusion: Int)] = []
         var hits: [(entry: Int32, slot: Int32, start: Int32, end: Int32, order: Int32)] = []
         var ranked: [Int] = []
@@ -535,6 +546,7 @@ public final class Classifier: Sendable {
         let tokens = scratch.buffer.tokens
         // Negation cues and exclusions first.
         scratch.negations.removeAll(keepingCapacity: true)
+        scratch.notNegating.removeAll(keepingCapacity: true)
         scratch.excluded.removeAll(keepingCapacity: true)
         scratch.hits.removeAll(keepingCapacity: true)
         // Held locally: read through `self` in the loop, each list costs a retain and a
@@ -556,11 +568,18 @@ public final class Classifier: Sendable {
                 }
                 scratch.negations.append((Int(match.end), Int(cue.scope)))
             } }
+            if uses & PatternUse.notNegating != 0 { notNegatingByPattern.forEach(p) { language in
+                if scratch.inLanguages[Int(language)] { scratch.notNegating.append((start, Int(match.end))) }
+            } }
             if uses & PatternUse.exclusion != 0 { exclusionsByPattern.forEach(p) { scratch.excluded.append((start, Int(match.end), Int($0))) } }
             if uses & PatternUse.entrySlot != 0 { entrySlots.forEach(p) { use in
                 guard presentAll || scratch.present[Int(entryLanguage[Int(use.entry)])] else { return }
                 scratch.hits.append((use.entry, use.slot, match.start, match.end, Int32(scratch.hits.count)))
             } }
+        }
+        if !scratch.notNegating.isEmpty {
+            let phrases = scratch.notNegating
+            scratch.negations.removeAll { cue in phrases.contains { cue.end >= $0.start && cue.end <= $0.end } }
         }
         if scratch.hits.isEmpty { return [] }
         dropIncompleteProximityHits(&scratch)

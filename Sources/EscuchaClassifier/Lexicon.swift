@@ -21,6 +21,9 @@ public struct LexiconFile: Sendable {
         public var cues: [String]
         /// How many tokens before a match a cue may stand.
         public var scope: Int
+        /// Phrases that begin with a cue but deny nothing that follows them: "no aguanto
+        /// más, quiero matarme" is despair, not a negated wish.
+        public var notNegating: [String] = []
     }
 
     /// One way a flag is recognised.
@@ -65,7 +68,8 @@ extension LexiconFile {
             language: language, file: file, negation: Negation(cues: [], scope: 3), abbreviations: [],
             functionWords: root.strings("function_words"), flagEntries: [], exclusions: [], typeCues: [], sectorCues: [])
         if let negation = root["negation"] {
-            lexicon.negation = Negation(cues: negation.strings("cues"), scope: negation["scope"]?.int ?? 3)
+            lexicon.negation = Negation(
+                cues: negation.strings("cues"), scope: negation["scope"]?.int ?? 3, notNegating: negation.strings("not_negating"))
         }
         for entry in root["abbreviations"]?.entries ?? [] {
             guard let to = entry.value.string else { throw entry.value.error("abbreviation '\(entry.key)' must map to a word") }

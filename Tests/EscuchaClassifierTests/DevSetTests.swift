@@ -64,6 +64,12 @@ enum RepositoryPaths {
         ("estou sem trabalho e preciso pagar a passagem para Manaus", nil),
         ("I owe the landlord two months of rent", nil),
         ("where can i find work? i need to pay my debt", nil),
+        // A cue inside a phrase that denies nothing after it (negation.not_negating).
+        ("no aguanto mas quiero matarme", "protection.self_harm"),
+        ("quem nao pagou apanhou", "protection.violence"),
+        ("je n'en peux plus, je veux mourir", "protection.self_harm"),
+        ("no me quiero matar, solo necesito trabajo", nil),
+        ("no me pegaron, todo bien gracias", nil),
     ] as [(String, String?)])
     func probedPhrasings(text: String, flag: String?) {
         let flags = Self.classifier.classify(text).flags.map(\.rawValue)
