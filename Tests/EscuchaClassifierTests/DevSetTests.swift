@@ -93,7 +93,7 @@ enum RepositoryPaths {
 
     /// The probe sets of `Eval/`, written apart from the lexicons and since used to fix them:
     /// floors a little under today's scores, so that a change that undoes a fix fails.
-    @Test(arguments: [("probe-a.jsonl", 300), ("probe-b.jsonl", 220)])
+    @Test(arguments: [("probe-a.jsonl", 300), ("probe-b.jsonl", 220), ("probe-c.jsonl", 200)])
     func probeSetsStayAboveTheirFloors(file: String, count: Int) throws {
         let text = try String(contentsOfFile: RepositoryPaths.root.appendingPathComponent("Eval/" + file).path, encoding: .utf8)
         let decoder = JSONDecoder()
