@@ -9,7 +9,7 @@ import Synchronization
 /// deterministic and safe to call from many tasks at once.
 public final class Classifier: Sendable {
     /// The code's part of the version; bump when matching semantics change.
-    static let engineVersion = "1"
+    static let engineVersion = "2"
 
     public let taxonomy: Taxonomy
     /// `engine+lexicon-hash`; changes whenever any lexicon file changes.
@@ -18,6 +18,8 @@ public final class Classifier: Sendable {
     public let compileDuration: Duration
 
     let lexicons: [LexiconFile]
+    /// Raises critical flags the lexicons missed (`Config/model/critical.json`).
+    public let riskModel: RiskModel?
     let places: [Place]
     let common: CommonRules
     let automaton: Automaton
@@ -127,8 +129,9 @@ public final class Classifier: Sendable {
     /// Compiles a classifier.
     public init(
         taxonomy: Taxonomy, lexicons: [LexiconFile], places: [Place], commonYAML: String = "", commonFile: String = "common.yaml",
-        versionSeed: String = ""
+        versionSeed: String = "", riskModel: RiskModel? = nil
     ) throws(ConfigError) {
+        self.riskModel = riskModel
         let clock = ContinuousClock()
         let began = clock.now
         self.taxonomy = taxonomy
@@ -429,7 +432,22 @@ public final class Classifier: Sendable {
         tokenizer.tokenize(text, into: &scratch.buffer)
         findMatches(&scratch)
         let (language, languages, script, presentAll) = detectLanguage(&scratch, hint: languageHint)
-        let flagged = findFlags(&scratch, presentAll: presentAll)
+        var flagged = findFlags(&scratch, presentAll: presentAll)
+        if let riskModel {
+            // The model only adds: what the lexicons found keeps its evidence.
+            for (k, result) in riskModel.score(text).enumerated() where result.probability > riskModel.threshold {
+                let flag = riskModel.flags[k]
+                if flagged.contains(where: { $0.flag == flag }) { continue }
+                let word = result.word
+                let utf16 = text.utf16
+                let span = word.map { w in
+                    String(decoding: Array(utf16[utf16.index(utf16.startIndex, offsetBy: w.start)..<utf16.index(utf16.startIndex, offsetBy: w.end)]), as: UTF16.self)
+                } ?? ""
+                flagged.append(Evidence(
+                    flag: flag, start: word?.start ?? 0, end: word?.end ?? 0, text: span,
+                    entry: "model:\(flag.rawValue)", language: language))
+            }
+        }
         var flags: [FlagCode] = []
         if !flagged.isEmpty {
             // Sorted and unique.

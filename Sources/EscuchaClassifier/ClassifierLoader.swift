@@ -5,8 +5,11 @@ extension Classifier {
     /// Loads and compiles the classifier from a configuration folder holding
     /// `taxonomy.yaml`, `places.yaml` and `lexicon/*.yaml` (`lexicon/common.yaml` holds the
     /// rules shared by all languages).
-    /// - Parameter configDirectory: usually `Config`.
-    public static func load(configDirectory: String) throws(ConfigError) -> Classifier {
+    /// - Parameters:
+    ///   - configDirectory: usually `Config`.
+    ///   - withModel: whether to load `model/critical.json` when it exists (tests of the
+    ///     lexicons alone leave it out).
+    public static func load(configDirectory: String, withModel: Bool = true) throws(ConfigError) -> Classifier {
         let base = URL(fileURLWithPath: configDirectory)
         let taxonomyPath = base.appendingPathComponent("taxonomy.yaml").path
         let taxonomyText = try read(taxonomyPath)
@@ -39,9 +42,16 @@ extension Classifier {
             seed += "\n#places\n" + text
             places = try Place.parseGazetteer(text, file: placesPath)
         }
+        let modelPath = base.appendingPathComponent("model/critical.json").path
+        var model: RiskModel?
+        if withModel && FileManager.default.fileExists(atPath: modelPath) {
+            let text = try read(modelPath)
+            seed += "\n#model\n" + text
+            model = try RiskModel.parse(text, file: modelPath, taxonomy: taxonomy)
+        }
         return try Classifier(
             taxonomy: taxonomy, lexicons: lexicons, places: places, commonYAML: commonText,
-            commonFile: lexiconDirectory.appendingPathComponent("common.yaml").path, versionSeed: seed)
+            commonFile: lexiconDirectory.appendingPathComponent("common.yaml").path, versionSeed: seed, riskModel: model)
     }
 
     private static func read(_ path: String) throws(ConfigError) -> String {

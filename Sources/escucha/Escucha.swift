@@ -15,7 +15,7 @@ struct Escucha: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, WorkerCommand.self, DBCommand.self, ClassifyCommand.self, EvalCommand.self, LexiconCommand.self,
             ChannelsCommand.self, IngestCommand.self, RulesCommand.self, OfficersCommand.self, ReportCommand.self, SeedCommand.self,
-            DemoCommand.self, BenchCommand.self, ConsoleCommand.self, ExportCommand.self,
+            DemoCommand.self, BenchCommand.self, ConsoleCommand.self, ExportCommand.self, ModelCommand.self,
         ]
     )
 }

@@ -1,0 +1,59 @@
+import ArgumentParser
+import EscuchaClassifier
+import EscuchaCore
+import Foundation
+
+/// `escucha model train`: the logistic-regression net under the lexicons.
+struct ModelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model", abstract: "Train the model that raises critical flags the lexicons miss.", subcommands: [Train.self])
+
+    struct Train: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "train",
+            abstract: "Train Config/model/critical.json on labelled JSON Lines files.",
+            discussion: """
+                One logistic regression per critical flag over the words of each message, their \
+                pairs and their first five letters; the same files give the same model. \
+                Classification then raises a critical flag the lexicons missed when its \
+                probability exceeds --threshold. Measure on a set the model was not trained on \
+                (`escucha eval --config-dir …`): on its own training files it looks better than it is.
+                """)
+
+        @OptionGroup var config: ConfigOptions
+
+        @Argument(help: "Labelled JSON Lines files (the format of shared/eval).")
+        var files: [String]
+
+        @Option(help: "Where to write the model (default: <config-dir>/model/critical.json).")
+        var out: String?
+
+        @Option(help: "Probability above which the model raises a flag.")
+        var threshold = RiskModel.Settings().threshold
+
+        func run() async throws {
+            guard !files.isEmpty else { throw ValidationError("give at least one labelled file") }
+            var examples: [(text: String, flags: Set<FlagCode>)] = []
+            let decoder = JSONDecoder()
+            for file in files {
+                for (number, line) in try readLines(file).enumerated() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+                    do {
+                        let message = try decoder.decode(LabelledMessage.self, from: Data(line.utf8))
+                        examples.append((message.text, Set(message.flags.map { FlagCode($0) })))
+                    } catch {
+                        printError("\(file):\(number + 1): not a labelled message (needs id, text, flags): \(error)")
+                        throw ExitCode(2)
+                    }
+                }
+            }
+            var settings = RiskModel.Settings()
+            settings.threshold = threshold
+            let model = RiskModel.train(examples, flags: EvaluationReport.criticalFlags.map { FlagCode($0) }, settings: settings)
+            let path = out ?? config.configDirectory + "/model/critical.json"
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try model.json().write(toFile: path, atomically: true, encoding: .utf8)
+            print("trained on \(examples.count) messages from \(files.count) file(s); wrote \(path)")
+        }
+    }
+}
