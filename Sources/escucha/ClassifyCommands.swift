@@ -110,6 +110,22 @@ func readLines(_ path: String) throws -> [String] {
     return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
 }
 
+/// The messages of a labelled JSON Lines file (the format of shared/eval); a line that is
+/// not one stops with its file and line number (exit code 2).
+func readLabelledMessages(_ file: String) throws -> [LabelledMessage] {
+    var messages: [LabelledMessage] = []
+    let decoder = JSONDecoder()
+    for (number, line) in try readLines(file).enumerated() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+        do {
+            messages.append(try decoder.decode(LabelledMessage.self, from: Data(line.utf8)))
+        } catch {
+            printError("\(file):\(number + 1): not a labelled message (needs id, text, flags): \(error)")
+            throw ExitCode(2)
+        }
+    }
+    return messages
+}
+
 /// `escucha eval`: precision, recall and F1 on a labelled file.
 struct EvalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -138,17 +154,7 @@ struct EvalCommand: AsyncParsableCommand {
 
     func run() async throws {
         let classifier = try loadClassifier(config)
-        var messages: [LabelledMessage] = []
-        let decoder = JSONDecoder()
-        for (number, line) in try readLines(file).enumerated() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
-            do {
-                let message = try decoder.decode(LabelledMessage.self, from: Data(line.utf8))
-                if lang == nil || message.lang == lang { messages.append(message) }
-            } catch {
-                printError("\(file):\(number + 1): not a labelled message (needs id, text, flags): \(error)")
-                throw ExitCode(2)
-            }
-        }
+        let messages = try readLabelledMessages(file).filter { lang == nil || $0.lang == lang }
         let report = classifier.evaluate(messages)
         print(EvaluationPrinter.render(report, listDetails: !quiet))
         if let minF1, report.micro.f1 < minF1 { throw ExitCode(1) }

@@ -34,17 +34,8 @@ struct ModelCommand: AsyncParsableCommand {
         func run() async throws {
             guard !files.isEmpty else { throw ValidationError("give at least one labelled file") }
             var examples: [(text: String, flags: Set<FlagCode>)] = []
-            let decoder = JSONDecoder()
             for file in files {
-                for (number, line) in try readLines(file).enumerated() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
-                    do {
-                        let message = try decoder.decode(LabelledMessage.self, from: Data(line.utf8))
-                        examples.append((message.text, Set(message.flags.map { FlagCode($0) })))
-                    } catch {
-                        printError("\(file):\(number + 1): not a labelled message (needs id, text, flags): \(error)")
-                        throw ExitCode(2)
-                    }
-                }
+                examples += try readLabelledMessages(file).map { ($0.text, Set($0.flags.map { FlagCode($0) })) }
             }
             var settings = RiskModel.Settings()
             settings.threshold = threshold
