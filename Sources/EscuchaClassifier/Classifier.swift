@@ -425,15 +425,21 @@ public final class Classifier: Sendable {
     ///   - text: the text as the person wrote it.
     ///   - languageHint: a language the channel suggests, used when the text does not tell.
     public func classify(_ text: String, languageHint: String? = nil) -> Classification {
-        withScratch { classify(text, languageHint: languageHint, scratch: &$0) }
+        withScratch { classify(text, languageHint: languageHint, withModel: true, scratch: &$0) }
     }
 
-    private func classify(_ text: String, languageHint: String?, scratch: inout Scratch) -> Classification {
+    /// What the lexicons alone find: `lexicon check` must not credit an entry with a flag
+    /// the model raised.
+    func classifyWithLexiconsOnly(_ text: String, languageHint: String? = nil) -> Classification {
+        withScratch { classify(text, languageHint: languageHint, withModel: false, scratch: &$0) }
+    }
+
+    private func classify(_ text: String, languageHint: String?, withModel: Bool, scratch: inout Scratch) -> Classification {
         tokenizer.tokenize(text, into: &scratch.buffer)
         findMatches(&scratch)
         let (language, languages, script, presentAll) = detectLanguage(&scratch, hint: languageHint)
         var flagged = findFlags(&scratch, presentAll: presentAll)
-        if let riskModel {
+        if withModel, let riskModel {
             // The model only adds: what the lexicons found keeps its evidence.
             for (k, result) in riskModel.score(text).enumerated() where result.probability > riskModel.threshold {
                 let flag = riskModel.flags[k]

@@ -106,7 +106,7 @@ extension Classifier {
                             seenPatterns[key] = entry.line
                         }
                         // An exclusion that matches the pattern itself shadows it.
-                        let result = classify(pattern, languageHint: lexicon.language)
+                        let result = classifyWithLexiconsOnly(pattern, languageHint: lexicon.language)
                         if !result.flags.contains(entry.flag), entry.slots.count == 1 {
                             let shadowed = exclusions.contains { exclusion in
                                 (exclusion.flags.isEmpty || exclusion.flags.contains(entry.flag))
@@ -119,7 +119,7 @@ extension Classifier {
                     }
                 }
                 for example in entry.examples {
-                    let result = classify(example, languageHint: lexicon.language)
+                    let result = classifyWithLexiconsOnly(example, languageHint: lexicon.language)
                     if !result.flags.contains(entry.flag) {
                         issues.append(LexiconIssue(severity: .error, file: lexicon.file, line: entry.line, message: "example \"\(example)\" does not raise \(entry.flag)"))
                     }

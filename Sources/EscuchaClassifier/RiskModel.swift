@@ -205,7 +205,8 @@ public struct RiskModel: Sendable {
     /// beginning).
     static func hash(ofName name: String) -> UInt64 {
         if name.hasSuffix("*") {
-            return words(of: String(name.dropLast()) + "zzzzz").first.map { $0.prefixHash ^ 0x9E37_79B9_7F4A_7C15 } ?? 0
+            // The beginning of a folded word has no run to squash: its own letters hash alike.
+            return words(of: String(name.dropLast())).first.map { $0.prefixHash ^ 0x9E37_79B9_7F4A_7C15 } ?? 0
         }
         let parts = words(of: name)
         if parts.count == 2 { return pairHash(parts[0].hash, parts[1].hash) }

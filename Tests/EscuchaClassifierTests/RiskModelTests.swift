@@ -17,10 +17,12 @@ import Testing
     }
 
     @Test func featureNamesHashBackToTheirFeatures() {
-        let text = "mi padrastro se mete al cuarto de mi hermanita de noche"
-        let names = RiskModel.featureNames(of: text)
-        #expect(Set(names.keys) == Set(RiskModel.features(of: RiskModel.words(of: text))))
-        for (hash, name) in names { #expect(RiskModel.hash(ofName: name) == hash, "\(name)") }
+        // Beginnings ending in a doubled letter ("abazz*", "llamm*") and a squashed run too.
+        for text in ["mi padrastro se mete al cuarto de mi hermanita de noche", "los abazzadores llammaron ayudaaaaaaa"] {
+            let names = RiskModel.featureNames(of: text)
+            #expect(Set(names.keys) == Set(RiskModel.features(of: RiskModel.words(of: text))))
+            for (hash, name) in names { #expect(RiskModel.hash(ofName: name) == hash, "\(name)") }
+        }
     }
 
     static let examples: [(text: String, flags: Set<FlagCode>)] = [
