@@ -102,13 +102,13 @@ public final class Classifier: Sendable {
     }
 
     enum PatternUse {
-        static let notNegating: UInt8 = 64
         static let negation: UInt8 = 1
         static let exclusion: UInt8 = 2
         static let entrySlot: UInt8 = 4
         static let type: UInt8 = 8
         static let sector: UInt8 = 16
         static let place: UInt8 = 32
+        static let notNegating: UInt8 = 64
     }
 
     struct EntrySlot: Sendable {
@@ -428,9 +428,9 @@ public final class Classifier: Sendable {
         withScratch { classify(text, languageHint: languageHint, withModel: true, scratch: &$0) }
     }
 
-    /// What the lexicons alone find: `lexicon check` must not credit an entry with a flag
-    /// the model raised.
-    func classifyWithLexiconsOnly(_ text: String, languageHint: String? = nil) -> Classification {
+    /// What the lexicons alone find: `lexicon check` and the lexicons' tests must not credit
+    /// an entry with a flag the model raised.
+    public func classifyWithLexiconsOnly(_ text: String, languageHint: String? = nil) -> Classification {
         withScratch { classify(text, languageHint: languageHint, withModel: false, scratch: &$0) }
     }
 

@@ -5,11 +5,9 @@ extension Classifier {
     /// Loads and compiles the classifier from a configuration folder holding
     /// `taxonomy.yaml`, `places.yaml` and `lexicon/*.yaml` (`lexicon/common.yaml` holds the
     /// rules shared by all languages).
-    /// - Parameters:
-    ///   - configDirectory: usually `Config`.
-    ///   - withModel: whether to load `model/critical.json` when it exists (tests of the
-    ///     lexicons alone leave it out).
-    public static func load(configDirectory: String, withModel: Bool = true) throws(ConfigError) -> Classifier {
+    /// `model/critical.json` is loaded too when it exists.
+    /// - Parameter configDirectory: usually `Config`.
+    public static func load(configDirectory: String) throws(ConfigError) -> Classifier {
         let base = URL(fileURLWithPath: configDirectory)
         let taxonomyPath = base.appendingPathComponent("taxonomy.yaml").path
         let taxonomyText = try read(taxonomyPath)
@@ -44,7 +42,7 @@ extension Classifier {
         }
         let modelPath = base.appendingPathComponent("model/critical.json").path
         var model: RiskModel?
-        if withModel && FileManager.default.fileExists(atPath: modelPath) {
+        if FileManager.default.fileExists(atPath: modelPath) {
             let text = try read(modelPath)
             seed += "\n#model\n" + text
             model = try RiskModel.parse(text, file: modelPath, taxonomy: taxonomy)

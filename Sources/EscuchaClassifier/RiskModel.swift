@@ -16,27 +16,25 @@ public struct RiskModel: Sendable {
     public let bias: [Double]
     /// A flag is raised when its probability exceeds this.
     public let threshold: Double
-    /// Feature hash → one weight per flag.
-    let weights: [UInt64: [Double]]
-    /// Feature hash → its row in `flatWeights` (a row of `flags.count` weights): one lookup
-    /// per feature when scoring.
-    let rows: FeatureTable
+    /// The model's features, sorted; feature `i`'s weights are row `i` of `flatWeights`.
+    let features: [UInt64]
+    /// One row of `flags.count` weights per feature.
     let flatWeights: [Double]
-    /// The features by name, for writing the model back.
-    let names: [UInt64: String]
+    /// Feature hash → its row: one probe per feature when scoring.
+    let rows: FeatureTable
+    /// Feature `i` by name ("pego", "me pego", "golpe*"), for writing the model back.
+    let names: [String]
 
-    init(flags: [FlagCode], bias: [Double], threshold: Double, weights: [UInt64: [Double]], names: [UInt64: String]) {
+    /// `weights` holds each feature's hash, name and row of `flags.count` weights.
+    init(flags: [FlagCode], bias: [Double], threshold: Double, weights: [(feature: UInt64, name: String, row: [Double])]) {
         self.flags = flags
         self.bias = bias
         self.threshold = threshold
-        self.weights = weights
-        self.names = names
-        var flat: [Double] = []
-        flat.reserveCapacity(weights.count * flags.count)
-        let features = weights.keys.sorted()
-        for feature in features { flat += weights[feature]! }
-        self.rows = FeatureTable(features)
-        self.flatWeights = flat
+        let sorted = weights.sorted { $0.feature < $1.feature }
+        features = sorted.map(\.feature)
+        names = sorted.map(\.name)
+        flatWeights = sorted.flatMap(\.row)
+        rows = FeatureTable(features)
     }
 
     /// How training runs. The threshold was chosen by training on two probe sets and the
@@ -59,7 +57,12 @@ public struct RiskModel: Sendable {
         var prefixHash: UInt64
         var start: Int
         var end: Int
+        /// The folded letters, only when asked for (naming features for the model file).
+        var spelling: [UInt8] = []
     }
+
+    /// The kinds of feature a word adds.
+    enum FeatureKind { case word, pair, beginning }
 
     // MARK: - Features
 
@@ -77,7 +80,8 @@ public struct RiskModel: Sendable {
 
     /// The words of `text`: letters folded to ASCII lower case, runs of three or more equal
     /// letters squashed to one ("ayudaaa" → "ayuda"), anything else a separator.
-    static func words(of text: String) -> [Word] {
+    /// - Parameter spelled: whether to keep each word's folded letters.
+    static func words(of text: String, spelled: Bool = false) -> [Word] {
         var words: [Word] = []
         words.reserveCapacity(64)
         var hash = offsetBasis
@@ -85,40 +89,48 @@ public struct RiskModel: Sendable {
         var length = 0
         var start = 0
         var offset = 0
+        var spelling: [UInt8] = []
         // The letter being repeated and how many times: a run is hashed when it ends, once
         // when it is three or longer.
         var previous: UInt8 = 0
         var run = 0
         let folding = latinFolding
-        for scalar in text.unicodeScalars {
-            let value = scalar.value
+        var scalars = text.unicodeScalars.makeIterator()
+        while true {
+            // The end of the text is one more separator.
+            let scalar = scalars.next()
             var byte: UInt8 = 0
-            if value < 0x80 {
-                let b = UInt8(truncatingIfNeeded: value)
-                if b >= 0x41 && b <= 0x5A { byte = b | 0x20 } else if (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) { byte = b }
-            } else if value >= 0xC0 && value <= 0x24F {
-                byte = folding[Int(value - 0xC0)]
-            } else if value >= 0x300 && scalar.properties.generalCategory == .nonspacingMark {
-                // An accent typed as its own character stays inside the word.
-                offset += value > 0xFFFF ? 2 : 1
-                continue
+            if let scalar {
+                let value = scalar.value
+                if value < 0x80 {
+                    let b = UInt8(truncatingIfNeeded: value)
+                    if b >= 0x41 && b <= 0x5A { byte = b | 0x20 } else if (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) { byte = b }
+                } else if value >= 0xC0 && value <= 0x24F {
+                    byte = folding[Int(value - 0xC0)]
+                } else if value >= 0x300 && scalar.properties.generalCategory == .nonspacingMark {
+                    // An accent typed as its own character stays inside the word.
+                    offset += value > 0xFFFF ? 2 : 1
+                    continue
+                }
             }
             if byte != 0 && byte == previous {
                 run += 1
             } else {
                 // The previous run ends here.
-                if run > 0 {
-                    for _ in 0..<(run >= 3 ? 1 : run) {
-                        hash = (hash ^ UInt64(previous)) &* prime
-                        if length < 5 { prefixHash = (prefixHash ^ UInt64(previous)) &* prime }
-                        length += 1
-                    }
+                for _ in 0..<(run >= 3 ? 1 : run) {
+                    hash = (hash ^ UInt64(previous)) &* prime
+                    if length < 5 { prefixHash = (prefixHash ^ UInt64(previous)) &* prime }
+                    length += 1
+                    if spelled { spelling.append(previous) }
                 }
                 if byte == 0 {
-                    if length > 0 { words.append(Word(hash: hash, length: length, prefixHash: prefixHash, start: start, end: offset)) }
+                    if length > 0 {
+                        words.append(Word(hash: hash, length: length, prefixHash: prefixHash, start: start, end: offset, spelling: spelling))
+                    }
                     hash = offsetBasis
                     prefixHash = offsetBasis
                     length = 0
+                    spelling.removeAll(keepingCapacity: true)
                     previous = 0
                     run = 0
                 } else {
@@ -127,90 +139,59 @@ public struct RiskModel: Sendable {
                     run = 1
                 }
             }
-            offset += value > 0xFFFF ? 2 : 1
+            guard let scalar else { break }
+            offset += scalar.value > 0xFFFF ? 2 : 1
         }
-        if run > 0 {
-            for _ in 0..<(run >= 3 ? 1 : run) {
-                hash = (hash ^ UInt64(previous)) &* prime
-                if length < 5 { prefixHash = (prefixHash ^ UInt64(previous)) &* prime }
-                length += 1
-            }
-        }
-        if length > 0 { words.append(Word(hash: hash, length: length, prefixHash: prefixHash, start: start, end: offset)) }
         return words
     }
 
-    /// Hashes of a message's features, sorted and without repeats: each word, each pair
-    /// of neighbouring words, and the first five letters of each longer word.
-    static func features(of words: [Word]) -> [UInt64] {
-        var features: [UInt64] = []
-        features.reserveCapacity(words.count * 3)
-        for (index, word) in words.enumerated() {
-            features.append(word.hash)
-            if index > 0 { features.append(pairHash(words[index - 1].hash, word.hash)) }
-            if word.length > 5 { features.append(word.prefixHash ^ 0x9E37_79B9_7F4A_7C15) }
-        }
-        features.sort()
-        var unique: [UInt64] = []
-        unique.reserveCapacity(features.count)
-        for feature in features where unique.last != feature { unique.append(feature) }
-        return unique
+    /// Calls `body` with each feature word `index` adds: the word, its pair with the word
+    /// before, and its first five letters when it is longer.
+    @inline(__always)
+    static func forEachFeature(ofWordAt index: Int, in words: [Word], _ body: (UInt64, FeatureKind) -> Void) {
+        let word = words[index]
+        body(word.hash, .word)
+        if index > 0 { body(pairHash(words[index - 1], word), .pair) }
+        if word.length > 5 { body(beginningHash(word), .beginning) }
     }
 
-    static func pairHash(_ a: UInt64, _ b: UInt64) -> UInt64 {
-        (a &* 0x0000_0100_0000_01B3) ^ (b &+ 0x2545_F491_4F6C_DD1D) ^ 0x5851_F42D_4C95_7F2D
+    private static func pairHash(_ first: Word, _ second: Word) -> UInt64 {
+        (first.hash &* 0x0000_0100_0000_01B3) ^ (second.hash &+ 0x2545_F491_4F6C_DD1D) ^ 0x5851_F42D_4C95_7F2D
     }
 
-    /// The features of `text` by name, for training output.
+    private static func beginningHash(_ word: Word) -> UInt64 { word.prefixHash ^ 0x9E37_79B9_7F4A_7C15 }
+
+    /// The features of `text` by name: `pego`, `me pego` (a pair), `golpe*` (a beginning).
     static func featureNames(of text: String) -> [UInt64: String] {
-        var words: [(hash: UInt64, text: String)] = []
-        for word in Self.words(of: text) {
-            let utf16 = Array(text.utf16[text.utf16.index(text.utf16.startIndex, offsetBy: word.start)..<text.utf16.index(text.utf16.startIndex, offsetBy: word.end)])
-            words.append((word.hash, folded(String(decoding: utf16, as: UTF16.self))))
-        }
+        let words = Self.words(of: text, spelled: true)
         var names: [UInt64: String] = [:]
-        let all = Self.words(of: text)
-        for (index, word) in all.enumerated() {
-            names[word.hash] = words[index].text
-            if index > 0 { names[pairHash(all[index - 1].hash, word.hash)] = words[index - 1].text + " " + words[index].text }
-            if word.length > 5 { names[word.prefixHash ^ 0x9E37_79B9_7F4A_7C15] = String(words[index].text.prefix(5)) + "*" }
+        for index in words.indices {
+            forEachFeature(ofWordAt: index, in: words) { hash, kind in
+                let spelling = String(decoding: words[index].spelling, as: UTF8.self)
+                switch kind {
+                case .word: names[hash] = spelling
+                case .pair: names[hash] = String(decoding: words[index - 1].spelling, as: UTF8.self) + " " + spelling
+                case .beginning: names[hash] = String(spelling.prefix(5)) + "*"
+                }
+            }
         }
         return names
     }
 
-    /// `word` folded and squashed as ``words(of:)`` hashes it.
-    static func folded(_ word: String) -> String {
-        var bytes: [UInt8] = []
-        for scalar in word.unicodeScalars {
-            let value = scalar.value
-            if value < 0x80 {
-                let b = UInt8(value)
-                if b >= 0x41 && b <= 0x5A { bytes.append(b | 0x20) } else { bytes.append(b) }
-            } else if value >= 0xC0 && value <= 0x24F, latinFolding[Int(value - 0xC0)] != 0 {
-                bytes.append(latinFolding[Int(value - 0xC0)])
-            }
-        }
-        var out: [UInt8] = []
-        var index = 0
-        while index < bytes.count {
-            var end = index
-            while end < bytes.count && bytes[end] == bytes[index] { end += 1 }
-            if end - index >= 3 { out.append(bytes[index]) } else { out += bytes[index..<end] }
-            index = end
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// The name's hash as ``features(of:)`` computes it (`a b` for a pair, `abcde*` for a
-    /// beginning).
-    static func hash(ofName name: String) -> UInt64 {
+    /// The hash of a name ``featureNames(of:)`` gave; `nil` when it is not one.
+    static func hash(ofName name: String) -> UInt64? {
+        // A name is folded already, so its words hash as they did; five folded letters have
+        // no run to squash, so a beginning is the beginning of its own letters.
         if name.hasSuffix("*") {
-            // The beginning of a folded word has no run to squash: its own letters hash alike.
-            return words(of: String(name.dropLast())).first.map { $0.prefixHash ^ 0x9E37_79B9_7F4A_7C15 } ?? 0
+            let words = Self.words(of: String(name.dropLast()))
+            return words.count == 1 ? beginningHash(words[0]) : nil
         }
-        let parts = words(of: name)
-        if parts.count == 2 { return pairHash(parts[0].hash, parts[1].hash) }
-        return parts.first?.hash ?? 0
+        let words = Self.words(of: name)
+        switch words.count {
+        case 1: return words[0].hash
+        case 2: return pairHash(words[0], words[1])
+        default: return nil
+        }
     }
 
     // MARK: - Scoring
@@ -222,10 +203,10 @@ public struct RiskModel: Sendable {
         // The rows of the message's known features, each once: words, pairs, beginnings.
         var known: [Int32] = []
         known.reserveCapacity(words.count * 3)
-        for (index, word) in words.enumerated() {
-            if let row = rows.row(of: word.hash) { known.append(row) }
-            if index > 0, let row = rows.row(of: Self.pairHash(words[index - 1].hash, word.hash)) { known.append(row) }
-            if word.length > 5, let row = rows.row(of: word.prefixHash ^ 0x9E37_79B9_7F4A_7C15) { known.append(row) }
+        for index in words.indices {
+            Self.forEachFeature(ofWordAt: index, in: words) { hash, _ in
+                if let row = rows.row(of: hash) { known.append(row) }
+            }
         }
         known.sort()
         let count = flags.count
@@ -268,8 +249,9 @@ public struct RiskModel: Sendable {
     public static func train(_ examples: [(text: String, flags: Set<FlagCode>)], flags: [FlagCode], settings: Settings = Settings()) -> RiskModel {
         var names: [UInt64: String] = [:]
         let featureLists = examples.map { example -> [UInt64] in
-            for (hash, name) in featureNames(of: example.text) where names[hash] == nil { names[hash] = name }
-            return features(of: words(of: example.text))
+            let named = featureNames(of: example.text)
+            for (hash, name) in named where names[hash] == nil { names[hash] = name }
+            return named.keys.sorted()
         }
         var counts: [UInt64: Int] = [:]
         for list in featureLists { for feature in list { counts[feature, default: 0] += 1 } }
@@ -300,13 +282,11 @@ public struct RiskModel: Sendable {
             for f in vocabulary.indices { weights[f][k] = w[f] }
             bias[k] = b
         }
-        var table: [UInt64: [Double]] = [:]
-        var kept: [UInt64: String] = [:]
-        for (f, feature) in vocabulary.enumerated() where weights[f].contains(where: { abs($0) >= 0.0005 }) {
-            table[feature] = weights[f].map { ($0 * 10_000).rounded() / 10_000 }
-            kept[feature] = names[feature] ?? String(feature, radix: 16)
+        // Every feature was named when its message was read.
+        let kept = vocabulary.enumerated().filter { f, _ in weights[f].contains { abs($0) >= 0.0005 } }.map { f, feature in
+            (feature: feature, name: names[feature]!, row: weights[f].map { ($0 * 10_000).rounded() / 10_000 })
         }
-        return RiskModel(flags: flags, bias: bias.map { ($0 * 10_000).rounded() / 10_000 }, threshold: settings.threshold, weights: table, names: kept)
+        return RiskModel(flags: flags, bias: bias.map { ($0 * 10_000).rounded() / 10_000 }, threshold: settings.threshold, weights: kept)
     }
 
     // MARK: - Storage
@@ -321,7 +301,7 @@ public struct RiskModel: Sendable {
     /// The model as JSON, keys sorted: the same model always writes the same bytes.
     public func json() throws -> String {
         var byName: [String: [Double]] = [:]
-        for (hash, row) in weights { byName[names[hash] ?? String(hash, radix: 16)] = row }
+        for (row, name) in names.enumerated() { byName[name] = Array(flatWeights[(row * flags.count)..<((row + 1) * flags.count)]) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(Stored(threshold: threshold, flags: flags.map(\.rawValue), bias: bias, weights: byName))
@@ -342,14 +322,14 @@ public struct RiskModel: Sendable {
         guard stored.bias.count == stored.flags.count, stored.weights.values.allSatisfy({ $0.count == stored.flags.count }) else {
             throw ConfigError(file: file, line: nil, message: "the model's weights do not match its flags; train it again")
         }
-        var weights: [UInt64: [Double]] = [:]
-        var names: [UInt64: String] = [:]
+        var weights: [(feature: UInt64, name: String, row: [Double])] = []
         for (name, row) in stored.weights {
-            let hash = hash(ofName: name)
-            weights[hash] = row
-            names[hash] = name
+            guard let hash = hash(ofName: name) else {
+                throw ConfigError(file: file, line: nil, message: "'\(name)' is not a feature the model makes; train it again")
+            }
+            weights.append((hash, name, row))
         }
-        return RiskModel(flags: stored.flags.map { FlagCode($0) }, bias: stored.bias, threshold: stored.threshold, weights: weights, names: names)
+        return RiskModel(flags: stored.flags.map { FlagCode($0) }, bias: stored.bias, threshold: stored.threshold, weights: weights)
     }
 }
 

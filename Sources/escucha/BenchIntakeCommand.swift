@@ -2,7 +2,6 @@ import ArgumentParser
 import EscuchaClassifier
 import EscuchaCore
 import EscuchaStore
-import EscuchaWorkflow
 import Foundation
 
 /// `escucha bench intake`: load a running server on loopback and compare with pgbench.

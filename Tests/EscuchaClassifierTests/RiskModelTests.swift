@@ -12,17 +12,23 @@ import Testing
         let spans = words.map { String(decoding: utf16[$0.start..<$0.end], as: UTF16.self) }
         #expect(spans == ["AYUDAAAA", "Me", "pegó", "e\u{301}l"])
         #expect(words.map(\.hash) == ["ayuda", "me", "pego", "el"].map { RiskModel.words(of: $0)[0].hash })
-        #expect(RiskModel.folded("AYUDAAAA") == "ayuda")
-        #expect(RiskModel.folded("llamar") == "llamar", "two equal letters stay two")
+        #expect(RiskModel.words(of: text, spelled: true).map { String(decoding: $0.spelling, as: UTF8.self) } == ["ayuda", "me", "pego", "el"])
+        #expect(RiskModel.words(of: "llamar", spelled: true)[0].spelling == Array("llamar".utf8), "two equal letters stay two")
     }
 
     @Test func featureNamesHashBackToTheirFeatures() {
         // Beginnings ending in a doubled letter ("abazz*", "llamm*") and a squashed run too.
         for text in ["mi padrastro se mete al cuarto de mi hermanita de noche", "los abazzadores llammaron ayudaaaaaaa"] {
             let names = RiskModel.featureNames(of: text)
-            #expect(Set(names.keys) == Set(RiskModel.features(of: RiskModel.words(of: text))))
+            let words = RiskModel.words(of: text)
+            var features = Set<UInt64>()
+            for index in words.indices { RiskModel.forEachFeature(ofWordAt: index, in: words) { hash, _ in features.insert(hash) } }
+            #expect(Set(names.keys) == features)
             for (hash, name) in names { #expect(RiskModel.hash(ofName: name) == hash, "\(name)") }
         }
+        let names = Set(RiskModel.featureNames(of: "los abazzadores llammaron ayudaaaaaaa").values)
+        #expect(names.isSuperset(of: ["abazz*", "los abazzadores", "ayuda", "llammaron ayuda", "llamm*"]))
+        #expect(RiskModel.hash(ofName: "tres palabras juntas") == nil, "a name is one word, a pair or a beginning")
     }
 
     static let examples: [(text: String, flags: Set<FlagCode>)] = [
