@@ -405,6 +405,7 @@ public final class Classifier: Sendable {
         var stamp: UInt32 = 0
         var spans: [(start: Int, end: Int, laterStart: Int, earlierEnd: Int)] = []
         var seen: [(flag: Int32, start: Int, end: Int)] = []
+        var model = RiskModel.Scratch()
     }
 
     /// A scratch in the pool: handing out a reference copies none of its arrays.
@@ -441,7 +442,7 @@ public final class Classifier: Sendable {
         var flagged = findFlags(&scratch, presentAll: presentAll)
         if withModel, let riskModel {
             // The model only adds: what the lexicons found keeps its evidence.
-            for (k, result) in riskModel.score(text).enumerated() where result.probability > riskModel.threshold {
+            for (k, result) in riskModel.score(text, scratch: &scratch.model).enumerated() where result.probability > riskModel.threshold {
                 let flag = riskModel.flags[k]
                 if flagged.contains(where: { $0.flag == flag }) { continue }
                 let word = result.word

@@ -57,8 +57,6 @@ public struct RiskModel: Sendable {
         var prefixHash: UInt64
         var start: Int
         var end: Int
-        /// The folded letters, only when asked for (naming features for the model file).
-        var spelling: [UInt8] = []
     }
 
     /// The kinds of feature a word adds.
@@ -75,74 +73,131 @@ public struct RiskModel: Sendable {
         return byte
     }
 
+    /// ASCII letters lower-cased and digits kept; 0 for anything else.
+    private static let asciiFolding: [UInt8] = (0..<128).map { b -> UInt8 in
+        switch b {
+        case 0x41...0x5A: return UInt8(b) | 0x20
+        case 0x61...0x7A, 0x30...0x39: return UInt8(b)
+        default: return 0
+        }
+    }
+
     private static let offsetBasis: UInt64 = 0xCBF2_9CE4_8422_2325
     private static let prime: UInt64 = 0x0000_0100_0000_01B3
 
     /// The words of `text`: letters folded to ASCII lower case, runs of three or more equal
     /// letters squashed to one ("ayudaaa" → "ayuda"), anything else a separator.
-    /// - Parameter spelled: whether to keep each word's folded letters.
-    static func words(of text: String, spelled: Bool = false) -> [Word] {
+    static func words(of text: String) -> [Word] {
         var words: [Word] = []
-        words.reserveCapacity(64)
-        var hash = offsetBasis
-        var prefixHash = offsetBasis
-        var length = 0
-        var start = 0
-        var offset = 0
-        var spelling: [UInt8] = []
-        // The letter being repeated and how many times: a run is hashed when it ends, once
-        // when it is three or longer.
-        var previous: UInt8 = 0
-        var run = 0
-        let folding = latinFolding
-        var scalars = text.unicodeScalars.makeIterator()
-        while true {
-            // The end of the text is one more separator.
-            let scalar = scalars.next()
-            var byte: UInt8 = 0
-            if let scalar {
-                let value = scalar.value
-                if value < 0x80 {
-                    let b = UInt8(truncatingIfNeeded: value)
-                    if b >= 0x41 && b <= 0x5A { byte = b | 0x20 } else if (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) { byte = b }
-                } else if value >= 0xC0 && value <= 0x24F {
-                    byte = folding[Int(value - 0xC0)]
-                } else if value >= 0x300 && scalar.properties.generalCategory == .nonspacingMark {
-                    // An accent typed as its own character stays inside the word.
-                    offset += value > 0xFFFF ? 2 : 1
-                    continue
-                }
-            }
-            if byte != 0 && byte == previous {
-                run += 1
-            } else {
-                // The previous run ends here.
-                for _ in 0..<(run >= 3 ? 1 : run) {
-                    hash = (hash ^ UInt64(previous)) &* prime
-                    if length < 5 { prefixHash = (prefixHash ^ UInt64(previous)) &* prime }
-                    length += 1
-                    if spelled { spelling.append(previous) }
-                }
-                if byte == 0 {
-                    if length > 0 {
-                        words.append(Word(hash: hash, length: length, prefixHash: prefixHash, start: start, end: offset, spelling: spelling))
-                    }
-                    hash = offsetBasis
-                    prefixHash = offsetBasis
-                    length = 0
-                    spelling.removeAll(keepingCapacity: true)
-                    previous = 0
-                    run = 0
-                } else {
-                    if length == 0 && run == 0 { start = offset }
-                    previous = byte
-                    run = 1
-                }
-            }
-            guard let scalar else { break }
-            offset += scalar.value > 0xFFFF ? 2 : 1
-        }
+        var spelling: Spelling?
+        scanWords(text, into: &words, spelling: &spelling)
         return words
+    }
+
+    /// The words of `text` with their folded letters (naming features for the model file).
+    static func spelledWords(of text: String) -> [(word: Word, spelling: String)] {
+        var words: [Word] = []
+        var spelling: Spelling? = Spelling()
+        scanWords(text, into: &words, spelling: &spelling)
+        let letters = spelling!.letters
+        var start = 0
+        return zip(words, spelling!.ends).map { word, end in
+            defer { start = end }
+            return (word, String(decoding: letters[start..<end], as: UTF8.self))
+        }
+    }
+
+    /// The folded letters of every word, one after another, and where each word's end.
+    private struct Spelling {
+        var letters: [UInt8] = []
+        var ends: [Int] = []
+    }
+
+    /// Appends the words of `text` to `words`, and their letters to `spelling` when it is
+    /// not nil. Reads the UTF-8 bytes directly: the scorer runs this on every message.
+    private static func scanWords(_ text: String, into words: inout [Word], spelling: inout Spelling?) {
+        var text = text
+        text.withUTF8 { bytes in
+            let n = bytes.count
+            var hash = offsetBasis
+            var prefixHash = offsetBasis
+            var length = 0
+            var start = 0
+            var offset = 0
+            // The letter being repeated and how many times: a run is hashed when it ends, once
+            // when it is three or longer.
+            var previous: UInt8 = 0
+            var run = 0
+            var i = 0
+            latinFolding.withUnsafeBufferPointer { folding in
+                asciiFolding.withUnsafeBufferPointer { ascii in
+                    while true {
+                        // The end of the text is one more separator.
+                        let atEnd = i >= n
+                        var byte: UInt8 = 0
+                        var units = 1
+                        if !atEnd {
+                            let b0 = bytes[i]
+                            if b0 < 0x80 {
+                                byte = ascii[Int(b0)]
+                                i += 1
+                            } else {
+                                var value: UInt32
+                                if b0 < 0xE0 {
+                                    value = (UInt32(b0 & 0x1F) << 6) | UInt32(bytes[i + 1] & 0x3F)
+                                    i += 2
+                                } else if b0 < 0xF0 {
+                                    value = (UInt32(b0 & 0x0F) << 12) | (UInt32(bytes[i + 1] & 0x3F) << 6) | UInt32(bytes[i + 2] & 0x3F)
+                                    i += 3
+                                } else {
+                                    value = (UInt32(b0 & 0x07) << 18) | (UInt32(bytes[i + 1] & 0x3F) << 12)
+                                        | (UInt32(bytes[i + 2] & 0x3F) << 6) | UInt32(bytes[i + 3] & 0x3F)
+                                    i += 4
+                                    units = 2
+                                }
+                                if value >= 0xC0 && value <= 0x24F {
+                                    byte = folding[Int(value - 0xC0)]
+                                } else if value >= 0x300, let scalar = Unicode.Scalar(value),
+                                    scalar.properties.generalCategory == .nonspacingMark
+                                {
+                                    // An accent typed as its own character stays inside the word.
+                                    offset += units
+                                    continue
+                                }
+                            }
+                        }
+                        if byte != 0 && byte == previous {
+                            run += 1
+                        } else {
+                            // The previous run ends here.
+                            for _ in 0..<(run >= 3 ? 1 : run) {
+                                hash = (hash ^ UInt64(previous)) &* prime
+                                if length < 5 { prefixHash = (prefixHash ^ UInt64(previous)) &* prime }
+                                length += 1
+                                spelling?.letters.append(previous)
+                            }
+                            if byte == 0 {
+                                if length > 0 {
+                                    words.append(Word(hash: hash, length: length, prefixHash: prefixHash, start: start, end: offset))
+                                    if let count = spelling?.letters.count { spelling!.ends.append(count) }
+                                }
+                                hash = offsetBasis
+                                prefixHash = offsetBasis
+                                length = 0
+                                previous = 0
+                                run = 0
+                            } else {
+                                if length == 0 && run == 0 { start = offset }
+                                previous = byte
+                                run = 1
+                            }
+                        }
+                        if atEnd { break }
+                        offset += units
+                    }
+                }
+            }
+        }
     }
 
     /// Calls `body` with each feature word `index` adds: the word, its pair with the word
@@ -163,14 +218,15 @@ public struct RiskModel: Sendable {
 
     /// The features of `text` by name: `pego`, `me pego` (a pair), `golpe*` (a beginning).
     static func featureNames(of text: String) -> [UInt64: String] {
-        let words = Self.words(of: text, spelled: true)
+        let spelled = Self.spelledWords(of: text)
+        let words = spelled.map(\.word)
         var names: [UInt64: String] = [:]
         for index in words.indices {
             forEachFeature(ofWordAt: index, in: words) { hash, kind in
-                let spelling = String(decoding: words[index].spelling, as: UTF8.self)
+                let spelling = spelled[index].spelling
                 switch kind {
                 case .word: names[hash] = spelling
-                case .pair: names[hash] = String(decoding: words[index - 1].spelling, as: UTF8.self) + " " + spelling
+                case .pair: names[hash] = spelled[index - 1].spelling + " " + spelling
                 case .beginning: names[hash] = String(spelling.prefix(5)) + "*"
                 }
             }
@@ -196,44 +252,75 @@ public struct RiskModel: Sendable {
 
     // MARK: - Scoring
 
+    /// Buffers for scoring, reused from message to message.
+    struct Scratch: Sendable {
+        var words: [Word] = []
+        /// Per word: its own row, or -1.
+        var wordRows: [Int32] = []
+        /// Per row: the message that last counted it, so a feature counts once a message.
+        var rowStamp: [UInt32] = []
+        var stamp: UInt32 = 0
+        var sums: [Double] = []
+    }
+
     /// The probability of each of ``flags`` for `text`, and for each flag above the
     /// threshold the word that weighs most for it.
     func score(_ text: String) -> [(probability: Double, word: Word?)] {
-        let words = Self.words(of: text)
-        // The rows of the message's known features, each once: words, pairs, beginnings.
-        var known: [Int32] = []
-        known.reserveCapacity(words.count * 3)
-        for index in words.indices {
-            Self.forEachFeature(ofWordAt: index, in: words) { hash, _ in
-                if let row = rows.row(of: hash) { known.append(row) }
-            }
-        }
-        known.sort()
+        var scratch = Scratch()
+        return score(text, scratch: &scratch)
+    }
+
+    func score(_ text: String, scratch: inout Scratch) -> [(probability: Double, word: Word?)] {
+        scratch.words.removeAll(keepingCapacity: true)
+        var noSpelling: Spelling?
+        Self.scanWords(text, into: &scratch.words, spelling: &noSpelling)
         let count = flags.count
-        var sums = [Double](repeating: 0, count: count)
+        if scratch.rowStamp.count != features.count { scratch.rowStamp = [UInt32](repeating: 0, count: features.count) }
+        if scratch.sums.count != count { scratch.sums = [Double](repeating: 0, count: count) }
+        for k in 0..<count { scratch.sums[k] = 0 }
+        scratch.stamp &+= 1
+        if scratch.stamp == 0 {
+            for i in scratch.rowStamp.indices { scratch.rowStamp[i] = 0 }
+            scratch.stamp = 1
+        }
+        scratch.wordRows.removeAll(keepingCapacity: true)
+        // The rows of the message's known features, each once: words, pairs, beginnings.
         var distinct = 0
+        let stamp = scratch.stamp
         flatWeights.withUnsafeBufferPointer { table in
-            var last: Int32 = -1
-            for row in known where row != last {
-                last = row
-                distinct += 1
-                let base = Int(row) * count
-                for k in 0..<count { sums[k] += table[base + k] }
+            scratch.rowStamp.withUnsafeMutableBufferPointer { seen in
+                scratch.sums.withUnsafeMutableBufferPointer { sums in
+                    let words = scratch.words
+                    for index in words.indices {
+                        var own: Int32 = -1
+                        Self.forEachFeature(ofWordAt: index, in: words) { hash, kind in
+                            guard let row = rows.row(of: hash) else { return }
+                            if kind == .word { own = row }
+                            if seen[Int(row)] == stamp { return }
+                            seen[Int(row)] = stamp
+                            distinct += 1
+                            let base = Int(row) * count
+                            for k in 0..<count { sums[k] += table[base + k] }
+                        }
+                        scratch.wordRows.append(own)
+                    }
+                }
             }
         }
         let scale = distinct > 0 ? 1 / Double(distinct).squareRoot() : 0
         var results: [(probability: Double, word: Word?)] = []
         results.reserveCapacity(count)
         for k in 0..<count {
-            let z = bias[k] + sums[k] * scale
+            let z = bias[k] + scratch.sums[k] * scale
             let probability = 1 / (1 + exp(-max(-30, min(30, z))))
             var best: Word?
             if probability > threshold {
                 var bestWeight = 0.0
-                for word in words {
-                    if let row = rows.row(of: word.hash), flatWeights[Int(row) * count + k] > bestWeight {
-                        bestWeight = flatWeights[Int(row) * count + k]
-                        best = word
+                for (index, row) in scratch.wordRows.enumerated() where row >= 0 {
+                    let weight = flatWeights[Int(row) * count + k]
+                    if weight > bestWeight {
+                        bestWeight = weight
+                        best = scratch.words[index]
                     }
                 }
             }

@@ -12,8 +12,9 @@ import Testing
         let spans = words.map { String(decoding: utf16[$0.start..<$0.end], as: UTF16.self) }
         #expect(spans == ["AYUDAAAA", "Me", "pegó", "e\u{301}l"])
         #expect(words.map(\.hash) == ["ayuda", "me", "pego", "el"].map { RiskModel.words(of: $0)[0].hash })
-        #expect(RiskModel.words(of: text, spelled: true).map { String(decoding: $0.spelling, as: UTF8.self) } == ["ayuda", "me", "pego", "el"])
-        #expect(RiskModel.words(of: "llamar", spelled: true)[0].spelling == Array("llamar".utf8), "two equal letters stay two")
+        #expect(RiskModel.spelledWords(of: text).map(\.spelling) == ["ayuda", "me", "pego", "el"])
+        #expect(RiskModel.spelledWords(of: text).map(\.word.hash) == words.map(\.hash))
+        #expect(RiskModel.spelledWords(of: "llamar")[0].spelling == "llamar", "two equal letters stay two")
     }
 
     @Test func featureNamesHashBackToTheirFeatures() {
