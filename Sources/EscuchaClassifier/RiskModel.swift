@@ -89,7 +89,7 @@ public struct RiskModel: Sendable {
     /// letters squashed to one ("ayudaaa" → "ayuda"), anything else a separator.
     static func words(of text: String) -> [Word] {
         var words: [Word] = []
-        var spelling: Spelling?
+        var spelling = NoSpelling()
         scanWords(text, into: &words, spelling: &spelling)
         return words
     }
@@ -97,25 +97,40 @@ public struct RiskModel: Sendable {
     /// The words of `text` with their folded letters (naming features for the model file).
     static func spelledWords(of text: String) -> [(word: Word, spelling: String)] {
         var words: [Word] = []
-        var spelling: Spelling? = Spelling()
+        var spelling = Spelling()
         scanWords(text, into: &words, spelling: &spelling)
-        let letters = spelling!.letters
+        let letters = spelling.letters
         var start = 0
-        return zip(words, spelling!.ends).map { word, end in
+        return zip(words, spelling.ends).map { word, end in
             defer { start = end }
             return (word, String(decoding: letters[start..<end], as: UTF8.self))
         }
     }
 
-    /// The folded letters of every word, one after another, and where each word's end.
-    private struct Spelling {
-        var letters: [UInt8] = []
-        var ends: [Int] = []
+    /// Where ``scanWords(_:into:spelling:)`` puts each word's folded letters.
+    private protocol SpellingSink {
+        mutating func append(_ letter: UInt8)
+        mutating func endWord()
     }
 
-    /// Appends the words of `text` to `words`, and their letters to `spelling` when it is
-    /// not nil. Reads the UTF-8 bytes directly: the scorer runs this on every message.
-    private static func scanWords(_ text: String, into words: inout [Word], spelling: inout Spelling?) {
+    /// The folded letters of every word, one after another, and where each word ends.
+    private struct Spelling: SpellingSink {
+        var letters: [UInt8] = []
+        var ends: [Int] = []
+        mutating func append(_ letter: UInt8) { letters.append(letter) }
+        mutating func endWord() { ends.append(letters.count) }
+    }
+
+    /// Scoring needs no letters: a generic specialization without them.
+    private struct NoSpelling: SpellingSink {
+        @inline(__always) func append(_ letter: UInt8) {}
+        @inline(__always) func endWord() {}
+    }
+
+    /// Appends the words of `text` to `words`, and their letters to `spelling`. Reads the
+    /// UTF-8 bytes directly: the scorer runs this on every message.
+    @inline(__always)
+    private static func scanWords<Sink: SpellingSink>(_ text: String, into words: inout [Word], spelling: inout Sink) {
         var text = text
         text.withUTF8 { bytes in
             let n = bytes.count
@@ -174,12 +189,12 @@ public struct RiskModel: Sendable {
                                 hash = (hash ^ UInt64(previous)) &* prime
                                 if length < 5 { prefixHash = (prefixHash ^ UInt64(previous)) &* prime }
                                 length += 1
-                                spelling?.letters.append(previous)
+                                spelling.append(previous)
                             }
                             if byte == 0 {
                                 if length > 0 {
                                     words.append(Word(hash: hash, length: length, prefixHash: prefixHash, start: start, end: offset))
-                                    if let count = spelling?.letters.count { spelling!.ends.append(count) }
+                                    spelling.endWord()
                                 }
                                 hash = offsetBasis
                                 prefixHash = offsetBasis
@@ -272,7 +287,7 @@ public struct RiskModel: Sendable {
 
     func score(_ text: String, scratch: inout Scratch) -> [(probability: Double, word: Word?)] {
         scratch.words.removeAll(keepingCapacity: true)
-        var noSpelling: Spelling?
+        var noSpelling = NoSpelling()
         Self.scanWords(text, into: &scratch.words, spelling: &noSpelling)
         let count = flags.count
         if scratch.rowStamp.count != features.count { scratch.rowStamp = [UInt32](repeating: 0, count: features.count) }
