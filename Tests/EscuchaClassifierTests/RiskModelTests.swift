@@ -15,6 +15,12 @@ import Testing
         #expect(RiskModel.spelledWords(of: text).map(\.spelling) == ["ayuda", "me", "pego", "el"])
         #expect(RiskModel.spelledWords(of: text).map(\.word.hash) == words.map(\.hash))
         #expect(RiskModel.spelledWords(of: "llamar")[0].spelling == "llamar", "two equal letters stay two")
+        // Three-byte separators (…, 中) and a four-byte emoji between words: offsets in UTF-16.
+        let mixed = "sí…NO中ça👍🏽va"
+        let mixedUnits = Array(mixed.utf16)
+        let placed = RiskModel.spelledWords(of: mixed).map { ($0.spelling, String(decoding: mixedUnits[$0.word.start..<$0.word.end], as: UTF16.self)) }
+        #expect(placed.map(\.0) == ["si", "no", "ca", "va"])
+        #expect(placed.map(\.1) == ["sí", "NO", "ça", "va"])
     }
 
     @Test func featureNamesHashBackToTheirFeatures() {
