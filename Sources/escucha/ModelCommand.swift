@@ -31,6 +31,15 @@ struct ModelCommand: AsyncParsableCommand {
         @Option(help: "Probability above which the model raises a flag.")
         var threshold = RiskModel.Settings().threshold
 
+        @Option(help: "L2 penalty on the weights (higher: fewer, smaller weights).")
+        var l2 = RiskModel.Settings().l2
+
+        @Option(help: "Leave out features seen in fewer training messages than this.")
+        var minCount = RiskModel.Settings().minimumCount
+
+        @Option(help: "Passes over the training messages.")
+        var epochs = RiskModel.Settings().epochs
+
         func run() async throws {
             guard !files.isEmpty else { throw ValidationError("give at least one labelled file") }
             var examples: [(text: String, flags: Set<FlagCode>)] = []
@@ -39,6 +48,9 @@ struct ModelCommand: AsyncParsableCommand {
             }
             var settings = RiskModel.Settings()
             settings.threshold = threshold
+            settings.l2 = l2
+            settings.minimumCount = minCount
+            settings.epochs = epochs
             let model = RiskModel.train(examples, flags: EvaluationReport.criticalFlags.map { FlagCode($0) }, settings: settings)
             let path = out ?? config.configDirectory + "/model/critical.json"
             try FileManager.default.createDirectory(

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Leave-one-set-out measurement of the risk model: for each labelled set given, train on
+# the others (and the shared development set), then `escucha eval` the held-out set with the
+# current lexicons. Prints one line a set: micro-F1, critical recall, false alarms.
+# Extra `model train` options go in MODEL_ARGS, e.g. MODEL_ARGS="--l2 0.01 --threshold 0.15".
+#   scripts/model-cv.sh Eval/probe-a.jsonl Eval/probe-b.jsonl Eval/probe-c.jsonl
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+escucha="${ESCUCHA:-$here/.build/release/escucha}"
+dev="${DEV_SET:-$here/../shared/eval/dev.jsonl}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cp -r "$here/Config" "$work/config"
+for held in "$@"; do
+    training=("$dev")
+    for other in "$@"; do [ "$other" != "$held" ] && training+=("$other"); done
+    # shellcheck disable=SC2086
+    "$escucha" model train ${MODEL_ARGS:-} --out "$work/config/model/critical.json" "${training[@]}" >/dev/null
+    "$escucha" eval --config-dir "$work/config" --quiet "$held" | awk -v set="$(basename "$held")" '
+        /^micro:/ { f1 = $NF }
+        /^critical-flag recall:/ { crit = $NF }
+        /^false alarms on flag-free/ { fa = $(NF-2) " = " $NF }
+        END { printf "%-18s F1 %s  critical recall %s  false alarms %s\n", set, f1, crit, fa }'
+done
