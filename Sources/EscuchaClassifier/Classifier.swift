@@ -406,6 +406,8 @@ public final class Classifier: Sendable {
         var spans: [(start: Int, end: Int, laterStart: Int, earlierEnd: Int)] = []
         var seen: [(flag: Int32, start: Int, end: Int)] = []
         var model = RiskModel.Scratch()
+        /// UTF-16 ranges an agent speaks in a transcript: they raise no flag.
+        var agentRegions: [Range<Int>] = []
     }
 
     /// A scratch in the pool: handing out a reference copies none of its arrays.
@@ -437,12 +439,20 @@ public final class Classifier: Sendable {
 
     private func classify(_ text: String, languageHint: String?, withModel: Bool, scratch: inout Scratch) -> Classification {
         tokenizer.tokenize(text, into: &scratch.buffer)
+        scratch.agentRegions = common.speakerLabels.agentRegions(scratch.buffer.units, fold: Self.foldWord)
         findMatches(&scratch)
         let (language, languages, script, presentAll) = detectLanguage(&scratch, hint: languageHint)
         var flagged = findFlags(&scratch, presentAll: presentAll)
         if withModel, let riskModel {
             // The model only adds: what the lexicons found keeps its evidence.
-            for (k, result) in riskModel.score(text, scratch: &scratch.model).enumerated() where result.probability > riskModel.threshold {
+            // The model reads the caller's words only; blanking keeps the offsets.
+            var callerText = text
+            if !scratch.agentRegions.isEmpty {
+                var units = scratch.buffer.units
+                for region in scratch.agentRegions { for i in region { units[i] = 0x20 } }
+                callerText = String(decoding: units, as: UTF16.self)
+            }
+            for (k, result) in riskModel.score(callerText, scratch: &scratch.model).enumerated() where result.probability > riskModel.threshold {
                 let flag = riskModel.flags[k]
                 if flagged.contains(where: { $0.flag == flag }) { continue }
                 let word = result.word
@@ -668,6 +678,10 @@ public final class Classifier: Sendable {
                     isExcluded((span.start, span.end), flagNumber: Int(flagNumber), tokens: tokens, excluded: excluded)
                 {
                     continue
+                }
+                if !scratch.agentRegions.isEmpty {
+                    let start = Int(tokens[span.start].start)
+                    if scratch.agentRegions.contains(where: { $0.contains(start) }) { continue }
                 }
                 if scratch.seen.contains(where: { $0.flag == flagNumber && $0.start == span.start && $0.end == span.end }) { continue }
                 scratch.seen.append((flagNumber, span.start, span.end))

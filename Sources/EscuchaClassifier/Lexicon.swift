@@ -174,6 +174,8 @@ struct CommonRules: Sendable {
     var precedence: [FlagCode: [FlagCode]] = [:]
     /// Words after which a negation cue opens a condition instead ("si no pagas…").
     var conditionalWords: Set<String> = []
+    /// Who speaks in a transcript written as turns ("Agent: … Caller: …").
+    var speakerLabels = SpeakerLabels(fold: Classifier.foldWord)
 
     static func parse(_ yaml: String, file: String) throws(ConfigError) -> CommonRules {
         let root = try ConfigNode.parse(yaml, file: file)
@@ -182,6 +184,9 @@ struct CommonRules: Sendable {
             rules.flagSectors.append((entry.key, entry.value.items.compactMap(\.string)))
         }
         rules.conditionalWords = Set(root.strings("conditional_words").map { Classifier.foldWord($0) })
+        if let labels = root["speaker_labels"] {
+            rules.speakerLabels = SpeakerLabels(agent: labels.strings("agent"), caller: labels.strings("caller"), fold: Classifier.foldWord)
+        }
         for entry in root["precedence"]?.entries ?? [] {
             rules.precedence[FlagCode(entry.key)] = entry.value.items.compactMap(\.string).map { FlagCode($0) }
         }

@@ -1,0 +1,72 @@
+/// Turns of a hotline transcript written as "Agent: … Caller: …".
+///
+/// Only the caller's words raise flags (taxonomy.md, labelling rule 7): an operator who asks
+/// "has anyone threatened or beaten you?" reports nothing. The labels are data
+/// (`Config/lexicon/common.yaml`, `speaker_labels:`), folded like lexicon words.
+struct SpeakerLabels: Sendable {
+    /// Each label's folded words and whether it names the agent; longest labels first, so
+    /// "moun k ap rele a" wins over a shorter label ending the same way.
+    private(set) var labels: [(words: [String], agent: Bool)] = []
+    /// The most words any label has.
+    private(set) var longest = 0
+
+    init(agent: [String] = [], caller: [String] = [], fold: (String) -> String) {
+        for (names, isAgent) in [(agent, true), (caller, false)] {
+            for name in names {
+                let words = name.split(separator: " ").map { fold(String($0)) }.filter { !$0.isEmpty }
+                if !words.isEmpty { labels.append((words, isAgent)) }
+            }
+        }
+        labels.sort { $0.words.count > $1.words.count }
+        longest = labels.first?.words.count ?? 0
+    }
+
+    var isEmpty: Bool { labels.isEmpty }
+
+    /// The UTF-16 ranges of `units` the agent speaks: from an agent label to the next label of
+    /// either side, or to the end. A label counts only when a colon follows it.
+    func agentRegions(_ units: [UInt16], fold: (String) -> String) -> [Range<Int>] {
+        guard !labels.isEmpty, units.contains(0x3A) else { return [] }
+        var turns: [(start: Int, agent: Bool)] = []
+        for (colon, unit) in units.enumerated() where unit == 0x3A {
+            let words = Self.words(before: colon, in: units, count: longest)
+            guard !words.isEmpty else { continue }
+            let folded = words.map { fold(String(decoding: units[$0], as: UTF16.self)) }
+            for label in labels where label.words.count <= folded.count {
+                if Array(folded.suffix(label.words.count)) == label.words {
+                    turns.append((words[words.count - label.words.count].lowerBound, label.agent))
+                    break
+                }
+            }
+        }
+        var regions: [Range<Int>] = []
+        for (k, turn) in turns.enumerated() where turn.agent {
+            let end = k + 1 < turns.count ? turns[k + 1].start : units.count
+            if turn.start < end { regions.append(turn.start..<end) }
+        }
+        return regions
+    }
+
+    /// Up to `count` words right before `colon` (spaces between them and the colon only), in
+    /// text order; stops at punctuation or a line break, where a label would begin.
+    static func words(before colon: Int, in units: [UInt16], count: Int) -> [Range<Int>] {
+        var words: [Range<Int>] = []
+        var i = colon
+        while words.count < count {
+            while i > 0, units[i - 1] == 0x20 || units[i - 1] == 0x09 { i -= 1 }
+            let end = i
+            while i > 0, isWordUnit(units[i - 1]) { i -= 1 }
+            if i == end { break }
+            words.append(i..<end)
+        }
+        return words.reversed()
+    }
+
+    private static func isWordUnit(_ unit: UInt16) -> Bool {
+        switch unit {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x27, 0x2019: return true
+        case 0xC0...0x24F: return unit != 0xD7 && unit != 0xF7
+        default: return unit >= 0x250 && unit != 0x2026 && !(0x2000...0x206F).contains(unit)
+        }
+    }
+}
