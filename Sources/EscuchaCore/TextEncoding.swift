@@ -6,13 +6,18 @@ public enum TextEncoding {
 
     /// Lower-case hex of `bytes`, two digits a byte.
     public static func hex(_ bytes: some Collection<UInt8>) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0F)])
+        // Raw requests are stored as hex: written straight into the string's storage.
+        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            hexDigits.withUnsafeBufferPointer { digits in
+                var o = 0
+                for byte in bytes {
+                    out[o] = digits[Int(byte >> 4)]
+                    out[o + 1] = digits[Int(byte & 0x0F)]
+                    o += 2
+                }
+                return o
+            }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// `value` as a JSON string literal: quotes, backslashes and control characters
@@ -25,34 +30,38 @@ public enum TextEncoding {
 
     /// Appends `value` as a JSON string literal to `text`.
     public static func appendJSONString(_ value: String, to text: inout String) {
-        text += "\""
-        // Most values need no escape at all: one scan, one append.
-        guard value.utf8.contains(where: { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 }) else {
-            text += value
-            text += "\""
-            return
-        }
-        let utf8 = value.utf8
-        var plainStart = utf8.startIndex
-        var index = plainStart
-        while index != utf8.endIndex {
-            let byte = utf8[index]
-            if byte == 0x22 || byte == 0x5C || byte < 0x20 {
-                text += String(Substring(utf8[plainStart..<index]))
-                switch byte {
-                case 0x22: text += "\\\""
-                case 0x5C: text += "\\\\"
-                case 0x0A: text += "\\n"
-                case 0x0D: text += "\\r"
-                case 0x09: text += "\\t"
-                default: text += "\\u00" + hex([byte])
-                }
-                plainStart = utf8.index(after: index)
+        var value = value
+        value.withUTF8 { bytes in
+            // Most values (hex of raw requests included) need no escape: one tight scan,
+            // one append.
+            var firstEscape = bytes.count
+            for (index, byte) in bytes.enumerated() where byte == 0x22 || byte == 0x5C || byte < 0x20 {
+                firstEscape = index
+                break
             }
-            index = utf8.index(after: index)
+            text += "\""
+            if firstEscape == bytes.count {
+                text += String(decoding: bytes, as: UTF8.self)
+                text += "\""
+                return
+            }
+            var escaped: [UInt8] = []
+            escaped.reserveCapacity(bytes.count + 16)
+            escaped.append(contentsOf: bytes[..<firstEscape])
+            for byte in bytes[firstEscape...] {
+                switch byte {
+                case 0x22: escaped += [0x5C, 0x22]
+                case 0x5C: escaped += [0x5C, 0x5C]
+                case 0x0A: escaped += [0x5C, 0x6E]
+                case 0x0D: escaped += [0x5C, 0x72]
+                case 0x09: escaped += [0x5C, 0x74]
+                case ..<0x20: escaped += Array("\\u00\(hex([byte]))".utf8)
+                default: escaped.append(byte)
+                }
+            }
+            escaped.append(0x22)
+            text += String(decoding: escaped, as: UTF8.self)
         }
-        text += String(Substring(utf8[plainStart..<utf8.endIndex]))
-        text += "\""
     }
 }
 
