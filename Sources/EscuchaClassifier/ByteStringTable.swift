@@ -159,5 +159,8 @@ struct ByteStringTable: Sendable {
         keyBytes[Int(keyStarts[Int(index)])..<Int(keyStarts[Int(index) + 1])]
     }
 
+    /// The hash of key `index`, as ``hash(_:)`` gives it.
+    func hash(of index: Int32) -> UInt64 { hashes[Int(index)] }
+
     func string(_ index: Int32) -> String { String(decoding: bytes(index), as: UTF8.self) }
 }

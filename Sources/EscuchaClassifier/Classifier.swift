@@ -423,6 +423,50 @@ public final class Classifier: Sendable {
         return result
     }
 
+    /// The risk model's words: the tokens of the message outside an agent's turns.
+    private func modelWords(_ scratch: inout Scratch) {
+        scratch.model.words.removeAll(keepingCapacity: true)
+        let regions = scratch.agentRegions
+        let words = tokenizer.words
+        scratch.buffer.text.withUnsafeBufferPointer { text in
+            for token in scratch.buffer.tokens {
+                if !regions.isEmpty, regions.contains(where: { $0.contains(Int(token.start)) }) { continue }
+                let (start, end) = (Int(token.start), Int(token.end))
+                if token.textEnd > token.textStart {
+                    let bytes = UnsafeBufferPointer(rebasing: text[Int(token.textStart)..<Int(token.textEnd)])
+                    scratch.model.words.append(RiskModel.Word(folded: bytes, hash: token.hash, start: start, end: end))
+                } else {
+                    // An abbreviation's expansion: its bytes are in the word table.
+                    scratch.model.words.append(words.bytes(token.word).withUnsafeBufferPointer {
+                        RiskModel.Word(folded: $0, hash: token.hash, start: start, end: end)
+                    })
+                }
+            }
+        }
+    }
+
+    /// The risk model's words of `text` with their folded spellings (naming features).
+    func modelWords(of text: String) -> [(word: RiskModel.Word, spelling: String)] {
+        withScratch { scratch in
+            tokenizer.tokenize(text, into: &scratch.buffer)
+            scratch.agentRegions = common.speakerLabels.agentRegions(scratch.buffer.units, fold: Self.foldWord)
+            modelWords(&scratch)
+            let buffer = scratch.buffer
+            var spellings: [String] = []
+            for token in buffer.tokens where !scratch.agentRegions.contains(where: { $0.contains(Int(token.start)) }) {
+                spellings.append(buffer.string(of: token, words: tokenizer.words))
+            }
+            return Array(zip(scratch.model.words, spellings))
+        }
+    }
+
+    /// Trains the risk model on labelled messages, read by this classifier's tokenizer.
+    public func trainRiskModel(_ examples: [(text: String, flags: Set<FlagCode>)], flags: [FlagCode], settings: RiskModel.Settings = RiskModel.Settings())
+        -> RiskModel
+    {
+        RiskModel.train(examples.map { (modelWords(of: $0.text), $0.flags) }, flags: flags, settings: settings)
+    }
+
     /// Classifies one message.
     /// - Parameters:
     ///   - text: the text as the person wrote it.
@@ -445,14 +489,9 @@ public final class Classifier: Sendable {
         var flagged = findFlags(&scratch, presentAll: presentAll)
         if withModel, let riskModel {
             // The model only adds: what the lexicons found keeps its evidence.
-            // The model reads the caller's words only; blanking keeps the offsets.
-            var callerText = text
-            if !scratch.agentRegions.isEmpty {
-                var units = scratch.buffer.units
-                for region in scratch.agentRegions { for i in region { units[i] = 0x20 } }
-                callerText = String(decoding: units, as: UTF16.self)
-            }
-            for (k, result) in riskModel.score(callerText, scratch: &scratch.model).enumerated() where result.probability > riskModel.threshold {
+            // The model reads the tokenizer's words, the caller's only.
+            modelWords(&scratch)
+            for (k, result) in riskModel.score(&scratch.model).enumerated() where result.probability > riskModel.threshold {
                 let flag = riskModel.flags[k]
                 if flagged.contains(where: { $0.flag == flag }) { continue }
                 let word = result.word

@@ -6,8 +6,11 @@ extension Classifier {
     /// `taxonomy.yaml`, `places.yaml` and `lexicon/*.yaml` (`lexicon/common.yaml` holds the
     /// rules shared by all languages).
     /// `model/critical.json` is loaded too when it exists.
-    /// - Parameter configDirectory: usually `Config`.
-    public static func load(configDirectory: String) throws(ConfigError) -> Classifier {
+    /// - Parameters:
+    ///   - configDirectory: usually `Config`.
+    ///   - riskModel: false to leave the model out: training a new one must not depend on
+    ///     the old file being readable.
+    public static func load(configDirectory: String, riskModel loadModel: Bool = true) throws(ConfigError) -> Classifier {
         let base = URL(fileURLWithPath: configDirectory)
         let taxonomyPath = base.appendingPathComponent("taxonomy.yaml").path
         let taxonomyText = try read(taxonomyPath)
@@ -42,7 +45,7 @@ extension Classifier {
         }
         let modelPath = base.appendingPathComponent("model/critical.json").path
         var model: RiskModel?
-        if FileManager.default.fileExists(atPath: modelPath) {
+        if loadModel, FileManager.default.fileExists(atPath: modelPath) {
             let text = try read(modelPath)
             seed += "\n#model\n" + text
             model = try RiskModel.parse(text, file: modelPath, taxonomy: taxonomy)

@@ -50,170 +50,41 @@ public struct RiskModel: Sendable {
         public init() {}
     }
 
-    /// One word of a message: its folded form's hash and where it stands (UTF-16 offsets).
+    /// One word of a message as the classifier's tokenizer folded it (accents and case
+    /// folded, repeated letters squashed, SMS abbreviations expanded), and where it stands
+    /// (UTF-16 offsets of the original text).
     struct Word {
+        /// `ByteStringTable.hash` of the folded bytes.
         var hash: UInt64
+        /// Folded bytes.
         var length: Int
+        /// The hash of the first five folded bytes when they are ASCII letters or digits,
+        /// else 0 (no beginning feature).
         var prefixHash: UInt64
         var start: Int
         var end: Int
+
+        init(folded bytes: UnsafeBufferPointer<UInt8>, hash: UInt64, start: Int, end: Int) {
+            self.hash = hash
+            length = bytes.count
+            var prefix: UInt64 = 0
+            if bytes.count > RiskModel.beginningLength {
+                let head = UnsafeBufferPointer(rebasing: bytes[..<RiskModel.beginningLength])
+                if head.allSatisfy({ $0 < 0x80 }) { prefix = ByteStringTable.hash(head) }
+            }
+            prefixHash = prefix
+            self.start = start
+            self.end = end
+        }
     }
+
+    /// A beginning feature is this many bytes of a longer word.
+    static let beginningLength = 5
 
     /// The kinds of feature a word adds.
     enum FeatureKind { case word, pair, beginning }
 
     // MARK: - Features
-
-    /// Accented Latin letters (U+00C0–U+024F) as their base ASCII letter, lower case; 0 when
-    /// the scalar is not a letter.
-    private static let latinFolding: [UInt8] = (0xC0...0x24F).map { value -> UInt8 in
-        guard let scalar = Unicode.Scalar(value), scalar.properties.isAlphabetic else { return 0 }
-        let base = String(scalar).decomposedStringWithCanonicalMapping.unicodeScalars.first!
-        guard base.isASCII, let byte = String(base).lowercased().utf8.first, byte >= 0x61, byte <= 0x7A else { return 0 }
-        return byte
-    }
-
-    /// ASCII letters lower-cased and digits kept; 0 for anything else.
-    private static let asciiFolding: [UInt8] = (0..<128).map { b -> UInt8 in
-        switch b {
-        case 0x41...0x5A: return UInt8(b) | 0x20
-        case 0x61...0x7A, 0x30...0x39: return UInt8(b)
-        default: return 0
-        }
-    }
-
-    private static let offsetBasis: UInt64 = 0xCBF2_9CE4_8422_2325
-    private static let prime: UInt64 = 0x0000_0100_0000_01B3
-
-    /// The words of `text`: letters folded to ASCII lower case, runs of three or more equal
-    /// letters squashed to one ("ayudaaa" → "ayuda"), anything else a separator.
-    static func words(of text: String) -> [Word] {
-        var words: [Word] = []
-        var spelling = NoSpelling()
-        scanWords(text, into: &words, spelling: &spelling)
-        return words
-    }
-
-    /// The words of `text` with their folded letters (naming features for the model file).
-    static func spelledWords(of text: String) -> [(word: Word, spelling: String)] {
-        var words: [Word] = []
-        var spelling = Spelling()
-        scanWords(text, into: &words, spelling: &spelling)
-        let letters = spelling.letters
-        var start = 0
-        return zip(words, spelling.ends).map { word, end in
-            defer { start = end }
-            return (word, String(decoding: letters[start..<end], as: UTF8.self))
-        }
-    }
-
-    /// Where ``scanWords(_:into:spelling:)`` puts each word's folded letters.
-    private protocol SpellingSink {
-        mutating func append(_ letter: UInt8)
-        mutating func endWord()
-    }
-
-    /// The folded letters of every word, one after another, and where each word ends.
-    private struct Spelling: SpellingSink {
-        var letters: [UInt8] = []
-        var ends: [Int] = []
-        mutating func append(_ letter: UInt8) { letters.append(letter) }
-        mutating func endWord() { ends.append(letters.count) }
-    }
-
-    /// Scoring needs no letters: a generic specialization without them.
-    private struct NoSpelling: SpellingSink {
-        @inline(__always) func append(_ letter: UInt8) {}
-        @inline(__always) func endWord() {}
-    }
-
-    /// Appends the words of `text` to `words`, and their letters to `spelling`. Reads the
-    /// UTF-8 bytes directly: the scorer runs this on every message.
-    @inline(__always)
-    private static func scanWords<Sink: SpellingSink>(_ text: String, into words: inout [Word], spelling: inout Sink) {
-        var text = text
-        text.withUTF8 { bytes in
-            let n = bytes.count
-            var hash = offsetBasis
-            var prefixHash = offsetBasis
-            var length = 0
-            var start = 0
-            var offset = 0
-            // The letter being repeated and how many times: a run is hashed when it ends, once
-            // when it is three or longer.
-            var previous: UInt8 = 0
-            var run = 0
-            var i = 0
-            latinFolding.withUnsafeBufferPointer { folding in
-                asciiFolding.withUnsafeBufferPointer { ascii in
-                    while true {
-                        // The end of the text is one more separator.
-                        let atEnd = i >= n
-                        var byte: UInt8 = 0
-                        var units = 1
-                        if !atEnd {
-                            let b0 = bytes[i]
-                            if b0 < 0x80 {
-                                byte = ascii[Int(b0)]
-                                i += 1
-                            } else {
-                                var value: UInt32
-                                if b0 < 0xE0 {
-                                    value = (UInt32(b0 & 0x1F) << 6) | UInt32(bytes[i + 1] & 0x3F)
-                                    i += 2
-                                } else if b0 < 0xF0 {
-                                    value = (UInt32(b0 & 0x0F) << 12) | (UInt32(bytes[i + 1] & 0x3F) << 6) | UInt32(bytes[i + 2] & 0x3F)
-                                    i += 3
-                                } else {
-                                    value = (UInt32(b0 & 0x07) << 18) | (UInt32(bytes[i + 1] & 0x3F) << 12)
-                                        | (UInt32(bytes[i + 2] & 0x3F) << 6) | UInt32(bytes[i + 3] & 0x3F)
-                                    i += 4
-                                    units = 2
-                                }
-                                if value >= 0xC0 && value <= 0x24F {
-                                    byte = folding[Int(value - 0xC0)]
-                                } else if value >= 0x300, let scalar = Unicode.Scalar(value),
-                                    scalar.properties.generalCategory == .nonspacingMark
-                                {
-                                    // An accent typed as its own character stays inside the word.
-                                    offset += units
-                                    continue
-                                }
-                            }
-                        }
-                        if byte != 0 && byte == previous {
-                            run += 1
-                        } else {
-                            // The previous run ends here.
-                            for _ in 0..<(run >= 3 ? 1 : run) {
-                                hash = (hash ^ UInt64(previous)) &* prime
-                                if length < 5 { prefixHash = (prefixHash ^ UInt64(previous)) &* prime }
-                                length += 1
-                                spelling.append(previous)
-                            }
-                            if byte == 0 {
-                                if length > 0 {
-                                    words.append(Word(hash: hash, length: length, prefixHash: prefixHash, start: start, end: offset))
-                                    spelling.endWord()
-                                }
-                                hash = offsetBasis
-                                prefixHash = offsetBasis
-                                length = 0
-                                previous = 0
-                                run = 0
-                            } else {
-                                if length == 0 && run == 0 { start = offset }
-                                previous = byte
-                                run = 1
-                            }
-                        }
-                        if atEnd { break }
-                        offset += units
-                    }
-                }
-            }
-        }
-    }
 
     /// Calls `body` with each feature word `index` adds: the word, its pair with the word
     /// before, and its first five letters when it is longer.
@@ -222,18 +93,19 @@ public struct RiskModel: Sendable {
         let word = words[index]
         body(word.hash, .word)
         if index > 0 { body(pairHash(words[index - 1], word), .pair) }
-        if word.length > 5 { body(beginningHash(word), .beginning) }
+        if word.prefixHash != 0 { body(beginningHash(word), .beginning) }
     }
 
     private static func pairHash(_ first: Word, _ second: Word) -> UInt64 {
         (first.hash &* 0x0000_0100_0000_01B3) ^ (second.hash &+ 0x2545_F491_4F6C_DD1D) ^ 0x5851_F42D_4C95_7F2D
     }
 
-    private static func beginningHash(_ word: Word) -> UInt64 { word.prefixHash ^ 0x9E37_79B9_7F4A_7C15 }
+    private static let beginningSalt: UInt64 = 0x9E37_79B9_7F4A_7C15
+    private static func beginningHash(_ word: Word) -> UInt64 { word.prefixHash ^ beginningSalt }
 
-    /// The features of `text` by name: `pego`, `me pego` (a pair), `golpe*` (a beginning).
-    static func featureNames(of text: String) -> [UInt64: String] {
-        let spelled = Self.spelledWords(of: text)
+    /// The features of a message's words by name: `pego`, `me pego` (a pair), `golpe*` (a
+    /// beginning).
+    static func featureNames(of spelled: [(word: Word, spelling: String)]) -> [UInt64: String] {
         let words = spelled.map(\.word)
         var names: [UInt64: String] = [:]
         for index in words.indices {
@@ -242,7 +114,7 @@ public struct RiskModel: Sendable {
                 switch kind {
                 case .word: names[hash] = spelling
                 case .pair: names[hash] = spelled[index - 1].spelling + " " + spelling
-                case .beginning: names[hash] = String(spelling.prefix(5)) + "*"
+                case .beginning: names[hash] = String(decoding: spelling.utf8.prefix(beginningLength), as: UTF8.self) + "*"
                 }
             }
         }
@@ -251,16 +123,20 @@ public struct RiskModel: Sendable {
 
     /// The hash of a name ``featureNames(of:)`` gave; `nil` when it is not one.
     static func hash(ofName name: String) -> UInt64? {
-        // A name is folded already, so its words hash as they did; five folded letters have
-        // no run to squash, so a beginning is the beginning of its own letters.
-        if name.hasSuffix("*") {
-            let words = Self.words(of: String(name.dropLast()))
-            return words.count == 1 ? beginningHash(words[0]) : nil
+        func word(_ spelling: Substring) -> Word? {
+            guard !spelling.isEmpty, !spelling.contains(" ") else { return nil }
+            let bytes = Array(spelling.utf8)
+            return bytes.withUnsafeBufferPointer { Word(folded: $0, hash: ByteStringTable.hash($0), start: 0, end: 0) }
         }
-        let words = Self.words(of: name)
-        switch words.count {
-        case 1: return words[0].hash
-        case 2: return pairHash(words[0], words[1])
+        if name.hasSuffix("*") {
+            let head = Array(name.dropLast().utf8)
+            guard head.count == beginningLength, head.allSatisfy({ $0 < 0x80 && $0 != 0x20 }) else { return nil }
+            return head.withUnsafeBufferPointer { ByteStringTable.hash($0) } ^ beginningSalt
+        }
+        let parts = name.split(separator: " ", omittingEmptySubsequences: false)
+        switch parts.count {
+        case 1: return word(parts[0])?.hash
+        case 2: return word(parts[0]).flatMap { first in word(parts[1]).map { pairHash(first, $0) } }
         default: return nil
         }
     }
@@ -269,6 +145,7 @@ public struct RiskModel: Sendable {
 
     /// Buffers for scoring, reused from message to message.
     struct Scratch: Sendable {
+        /// The message's words, filled by the caller.
         var words: [Word] = []
         /// Per word: its own row, or -1.
         var wordRows: [Int32] = []
@@ -278,17 +155,10 @@ public struct RiskModel: Sendable {
         var sums: [Double] = []
     }
 
-    /// The probability of each of ``flags`` for `text`, and for each flag above the
-    /// threshold the word that weighs most for it.
-    func score(_ text: String) -> [(probability: Double, word: Word?)] {
-        var scratch = Scratch()
-        return score(text, scratch: &scratch)
-    }
-
-    func score(_ text: String, scratch: inout Scratch) -> [(probability: Double, word: Word?)] {
-        scratch.words.removeAll(keepingCapacity: true)
-        var noSpelling = NoSpelling()
-        Self.scanWords(text, into: &scratch.words, spelling: &noSpelling)
+    /// The probability of each of ``flags`` for the message whose words are in
+    /// `scratch.words`, and for each flag above the threshold the word that weighs most for
+    /// it.
+    func score(_ scratch: inout Scratch) -> [(probability: Double, word: Word?)] {
         let count = flags.count
         if scratch.rowStamp.count != features.count { scratch.rowStamp = [UInt32](repeating: 0, count: features.count) }
         if scratch.sums.count != count { scratch.sums = [Double](repeating: 0, count: count) }
@@ -346,12 +216,16 @@ public struct RiskModel: Sendable {
 
     // MARK: - Training
 
-    /// Trains one logistic regression per flag on labelled messages (stochastic gradient
-    /// descent, a seeded shuffle: the same messages give the same model).
-    public static func train(_ examples: [(text: String, flags: Set<FlagCode>)], flags: [FlagCode], settings: Settings = Settings()) -> RiskModel {
+    /// Trains one logistic regression per flag on labelled messages, given as the words the
+    /// classifier's tokenizer reads in them (stochastic gradient descent, a seeded shuffle:
+    /// the same messages give the same model). ``Classifier/trainRiskModel(_:flags:settings:)``
+    /// tokenizes the texts.
+    static func train(
+        _ examples: [(words: [(word: Word, spelling: String)], flags: Set<FlagCode>)], flags: [FlagCode], settings: Settings = Settings()
+    ) -> RiskModel {
         var names: [UInt64: String] = [:]
         let featureLists = examples.map { example -> [UInt64] in
-            let named = featureNames(of: example.text)
+            let named = featureNames(of: example.words)
             for (hash, name) in named where names[hash] == nil { names[hash] = name }
             return named.keys.sorted()
         }
@@ -393,7 +267,11 @@ public struct RiskModel: Sendable {
 
     // MARK: - Storage
 
+    /// What the features are made of: 2, the tokenizer's words (1 was a scan of its own).
+    static let featureVersion = 2
+
     private struct Stored: Codable {
+        var features: Int?
         var threshold: Double
         var flags: [String]
         var bias: [Double]
@@ -406,7 +284,7 @@ public struct RiskModel: Sendable {
         for (row, name) in names.enumerated() { byName[name] = Array(flatWeights[(row * flags.count)..<((row + 1) * flags.count)]) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let data = try encoder.encode(Stored(threshold: threshold, flags: flags.map(\.rawValue), bias: bias, weights: byName))
+        let data = try encoder.encode(Stored(features: Self.featureVersion, threshold: threshold, flags: flags.map(\.rawValue), bias: bias, weights: byName))
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
@@ -417,6 +295,9 @@ public struct RiskModel: Sendable {
             stored = try JSONDecoder().decode(Stored.self, from: Data(text.utf8))
         } catch {
             throw ConfigError(file: file, line: nil, message: "not a model written by `escucha model train`; train it again")
+        }
+        guard stored.features == featureVersion else {
+            throw ConfigError(file: file, line: nil, message: "the model was trained on features of an older version; train it again")
         }
         for flag in stored.flags where taxonomy.flag(FlagCode(flag)) == nil {
             throw ConfigError(file: file, line: nil, message: "the model knows flag '\(flag)', which taxonomy.yaml does not; train it again")
@@ -436,10 +317,16 @@ public struct RiskModel: Sendable {
 }
 
 /// Feature hashes and their rows, in an open-addressing table: a probe is a multiply and a
-/// few comparisons, where a Dictionary would hash each key again.
+/// few comparisons, where a Dictionary would hash each key again. A slot holds its key and
+/// row side by side, so a probe reads one cache line.
 struct FeatureTable: Sendable {
-    private let keys: [UInt64]
-    private let values: [Int32]
+    private struct Slot: Sendable {
+        var key: UInt64
+        /// The row, or -1 for an empty slot.
+        var row: Int32
+    }
+
+    private let slots: [Slot]
     private let shift: UInt64
 
     /// Row `i` for `features[i]`.
@@ -447,27 +334,28 @@ struct FeatureTable: Sendable {
         var capacity = 16
         var bits: UInt64 = 4
         while capacity < features.count * 2 { capacity *= 2; bits += 1 }
-        var keys = [UInt64](repeating: 0, count: capacity)
-        var values = [Int32](repeating: -1, count: capacity)
+        var slots = [Slot](repeating: Slot(key: 0, row: -1), count: capacity)
         let shift = 64 - bits
         for (row, feature) in features.enumerated() {
             var slot = Int((feature &* 0x9E37_79B9_7F4A_7C15) >> shift)
-            while values[slot] >= 0 { slot = (slot + 1) & (capacity - 1) }
-            keys[slot] = feature
-            values[slot] = Int32(row)
+            while slots[slot].row >= 0 { slot = (slot + 1) & (capacity - 1) }
+            slots[slot] = Slot(key: feature, row: Int32(row))
         }
-        self.keys = keys
-        self.values = values
+        self.slots = slots
         self.shift = shift
     }
 
+    @inline(__always)
     func row(of feature: UInt64) -> Int32? {
-        let mask = keys.count - 1
-        var slot = Int((feature &* 0x9E37_79B9_7F4A_7C15) >> shift)
-        while values[slot] >= 0 {
-            if keys[slot] == feature { return values[slot] }
-            slot = (slot + 1) & mask
+        slots.withUnsafeBufferPointer { slots in
+            let mask = slots.count - 1
+            var slot = Int((feature &* 0x9E37_79B9_7F4A_7C15) >> shift)
+            while true {
+                let entry = slots[slot]
+                if entry.row < 0 { return nil }
+                if entry.key == feature { return entry.row }
+                slot = (slot + 1) & mask
+            }
         }
-        return nil
     }
 }

@@ -12,6 +12,8 @@ struct Token: Sendable {
     /// The folded bytes in `TokenBuffer.text`, for words no lexicon knows.
     var textStart: Int32
     var textEnd: Int32
+    /// `ByteStringTable.hash` of the folded word (the risk model's word feature).
+    var hash: UInt64
 }
 
 /// What the tokenizer learnt about a text besides its words.
@@ -484,12 +486,12 @@ struct Tokenizer: Sendable {
             for k in first..<first + Int(expansionCount[Int(word)]) {
                 buffer.tokens.append(Token(
                     start: Int32(start), end: Int32(end), sentence: state.sentence, clause: state.clause,
-                    word: expansionWords[k], textStart: 0, textEnd: 0))
+                    word: expansionWords[k], textStart: 0, textEnd: 0, hash: words.hash(of: expansionWords[k])))
             }
         } else {
             buffer.tokens.append(Token(
                 start: Int32(start), end: Int32(end), sentence: state.sentence, clause: state.clause,
-                word: word, textStart: Int32(textStart), textEnd: Int32(textEnd)))
+                word: word, textStart: Int32(textStart), textEnd: Int32(textEnd), hash: hash))
         }
     }
 

@@ -86,9 +86,9 @@ struct ClassificationOutput: Encodable {
 }
 
 /// Loads the classifier, turning configuration errors into a message and exit code 3.
-func loadClassifier(_ config: ConfigOptions) throws -> Classifier {
+func loadClassifier(_ config: ConfigOptions, riskModel: Bool = true) throws -> Classifier {
     do {
-        return try Classifier.load(configDirectory: config.configDirectory)
+        return try Classifier.load(configDirectory: config.configDirectory, riskModel: riskModel)
     } catch {
         printError("error: \(error)")
         throw ExitCode(3)

@@ -51,7 +51,9 @@ struct ModelCommand: AsyncParsableCommand {
             settings.l2 = l2
             settings.minimumCount = minCount
             settings.epochs = epochs
-            let model = RiskModel.train(examples, flags: EvaluationReport.criticalFlags.map { FlagCode($0) }, settings: settings)
+            // The model reads words as the classifier's tokenizer folds them.
+            let classifier = try loadClassifier(config, riskModel: false)
+            let model = classifier.trainRiskModel(examples, flags: EvaluationReport.criticalFlags.map { FlagCode($0) }, settings: settings)
             let path = out ?? config.configDirectory + "/model/critical.json"
             try FileManager.default.createDirectory(
                 atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

@@ -5,37 +5,42 @@ import Testing
 @testable import EscuchaClassifier
 
 @Suite struct RiskModelTests {
-    @Test func wordsAreFoldedSquashedAndPlaced() {
-        let text = "¡AYUDAAAA! Me pegó 👎🏽 e\u{301}l"
-        let words = RiskModel.words(of: text)
+    /// The model reads the words of the classifier's tokenizer.
+    static let classifier = DevSetTests.classifier
+
+    @Test func wordsAreTheTokenizersFoldedWordsAndPointAtTheOriginal() {
+        let text = "¡AYUDAAAA! Me pegó 👎🏽 e\u{301}l q llamar…NO中ça"
+        let words = Self.classifier.modelWords(of: text)
         let utf16 = Array(text.utf16)
-        let spans = words.map { String(decoding: utf16[$0.start..<$0.end], as: UTF16.self) }
-        #expect(spans == ["AYUDAAAA", "Me", "pegó", "e\u{301}l"])
-        #expect(words.map(\.hash) == ["ayuda", "me", "pego", "el"].map { RiskModel.words(of: $0)[0].hash })
-        #expect(RiskModel.spelledWords(of: text).map(\.spelling) == ["ayuda", "me", "pego", "el"])
-        #expect(RiskModel.spelledWords(of: text).map(\.word.hash) == words.map(\.hash))
-        #expect(RiskModel.spelledWords(of: "llamar")[0].spelling == "llamar", "two equal letters stay two")
-        // Three-byte separators (…, 中) and a four-byte emoji between words: offsets in UTF-16.
-        let mixed = "sí…NO中ça👍🏽va"
-        let mixedUnits = Array(mixed.utf16)
-        let placed = RiskModel.spelledWords(of: mixed).map { ($0.spelling, String(decoding: mixedUnits[$0.word.start..<$0.word.end], as: UTF16.self)) }
-        #expect(placed.map(\.0) == ["si", "no", "ca", "va"])
-        #expect(placed.map(\.1) == ["sí", "NO", "ça", "va"])
+        // Folded like lexicon words: accents and case, every repeated letter, `q` → que.
+        #expect(words.map(\.spelling) == ["ayuda", "me", "pego", "el", "que", "lamar", "no", "中", "ca"])
+        #expect(words.map { String(decoding: utf16[$0.word.start..<$0.word.end], as: UTF16.self) }
+            == ["AYUDAAAA", "Me", "pegó", "e\u{301}l", "q", "llamar", "NO", "中", "ça"])
+        for (word, spelling) in words {
+            #expect(word.hash == RiskModel.hash(ofName: spelling), "\(spelling)")
+        }
+    }
+
+    @Test func anAgentsTurnIsNotRead() {
+        let words = Self.classifier.modelWords(of: "Agent: did anyone hurt you? Caller: no, we need food")
+        #expect(words.map(\.spelling) == ["caler", "no", "we", "ned", "fod"])
     }
 
     @Test func featureNamesHashBackToTheirFeatures() {
-        // Beginnings ending in a doubled letter ("abazz*", "llamm*") and a squashed run too.
-        for text in ["mi padrastro se mete al cuarto de mi hermanita de noche", "los abazzadores llammaron ayudaaaaaaa"] {
-            let names = RiskModel.featureNames(of: text)
-            let words = RiskModel.words(of: text)
+        // Beginnings of long words, pairs, and a word no ASCII beginning can name.
+        for text in ["mi padrastro se mete al cuarto de mi hermanita de noche", "los abazzadores llammaron ayudaaaaaaa", "Ayúdenme مساعدة الآن"] {
+            let spelled = Self.classifier.modelWords(of: text)
+            let names = RiskModel.featureNames(of: spelled)
             var features = Set<UInt64>()
+            let words = spelled.map(\.word)
             for index in words.indices { RiskModel.forEachFeature(ofWordAt: index, in: words) { hash, _ in features.insert(hash) } }
             #expect(Set(names.keys) == features)
             for (hash, name) in names { #expect(RiskModel.hash(ofName: name) == hash, "\(name)") }
         }
-        let names = Set(RiskModel.featureNames(of: "los abazzadores llammaron ayudaaaaaaa").values)
-        #expect(names.isSuperset(of: ["abazz*", "los abazzadores", "ayuda", "llammaron ayuda", "llamm*"]))
+        let names = Set(RiskModel.featureNames(of: Self.classifier.modelWords(of: "los abazzadores llammaron ayudaaaaaaa")).values)
+        #expect(names.isSuperset(of: ["abaza*", "los abazadores", "ayuda", "lamaron ayuda", "lamar*"]))
         #expect(RiskModel.hash(ofName: "tres palabras juntas") == nil, "a name is one word, a pair or a beginning")
+        #expect(RiskModel.hash(ofName: "abc*") == nil, "a beginning has five letters")
     }
 
     static let examples: [(text: String, flags: Set<FlagCode>)] = [
@@ -49,21 +54,30 @@ import Testing
 
     @Test func trainingIsDeterministicAndTheStoredModelScoresTheSame() throws {
         let flags: [FlagCode] = ["misconduct.sexual_exploitation"]
-        let first = RiskModel.train(Self.examples, flags: flags)
-        let second = RiskModel.train(Self.examples, flags: flags)
+        let first = Self.classifier.trainRiskModel(Self.examples, flags: flags)
+        let second = Self.classifier.trainRiskModel(Self.examples, flags: flags)
         #expect(try first.json() == second.json())
         let taxonomy = try Taxonomy.load(path: RepositoryPaths.config + "/taxonomy.yaml")
         let loaded = try RiskModel.parse(try first.json(), file: "critical.json", taxonomy: taxonomy)
-        for text in ["quiere que vaya a su casa de noche", "a que hora abren", "me da mas si le pago con otra cosa"] {
-            #expect(first.score(text).map(\.probability) == loaded.score(text).map(\.probability), "\(text)")
+        func score(_ model: RiskModel, _ text: String) -> [Double] {
+            var scratch = RiskModel.Scratch()
+            scratch.words = Self.classifier.modelWords(of: text).map(\.word)
+            return model.score(&scratch).map(\.probability)
         }
-        #expect(first.score("el voluntario dice que vaya a su casa de noche")[0].probability > first.score("a que hora abren el comedor")[0].probability)
+        for text in ["quiere que vaya a su casa de noche", "a que hora abren", "me da mas si le pago con otra cosa"] {
+            #expect(score(first, text) == score(loaded, text), "\(text)")
+        }
+        #expect(score(first, "el voluntario dice que vaya a su casa de noche")[0] > score(first, "a que hora abren el comedor")[0])
     }
 
     @Test func aBrokenModelFileIsRefusedWithItsName() throws {
         let taxonomy = try Taxonomy.load(path: RepositoryPaths.config + "/taxonomy.yaml")
         #expect(throws: ConfigError.self) { try RiskModel.parse("{}", file: "critical.json", taxonomy: taxonomy) }
-        let unknown = #"{"bias":[0],"flags":["protection.nothing"],"threshold":0.1,"weights":{}}"#
+        let older = #"{"bias":[0],"flags":["protection.gbv"],"threshold":0.1,"weights":{}}"#
+        #expect(throws: ConfigError.self, "a model of the first feature version must be retrained") {
+            try RiskModel.parse(older, file: "critical.json", taxonomy: taxonomy)
+        }
+        let unknown = #"{"bias":[0],"features":2,"flags":["protection.nothing"],"threshold":0.1,"weights":{}}"#
         do {
             _ = try RiskModel.parse(unknown, file: "critical.json", taxonomy: taxonomy)
             Issue.record("an unknown flag was accepted")
@@ -87,7 +101,8 @@ import Testing
         }
         var settings = RiskModel.Settings()
         settings.threshold = 0.1
-        let model = RiskModel.train(examples, flags: EvaluationReport.criticalFlags.map { FlagCode($0) }, settings: settings)
+        let lexiconsOnly = try Classifier.load(configDirectory: RepositoryPaths.config, riskModel: false)
+        let model = lexiconsOnly.trainRiskModel(examples, flags: EvaluationReport.criticalFlags.map { FlagCode($0) }, settings: settings)
         #expect(try model.json() == shipped, "retrain: escucha model train --threshold 0.1 ../shared/eval/dev.jsonl Eval/probe-*.jsonl")
     }
 
