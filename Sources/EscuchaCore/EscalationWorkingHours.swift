@@ -14,8 +14,13 @@ public struct EscalationWorkingHours: Sendable, Hashable {
     public let opens: Int
     /// Closing, minutes after midnight (after `opens`).
     public let closes: Int
-    /// Local dates (`2026-12-25`) that are not worked whatever their weekday.
-    public let holidays: Set<String>
+    /// Days not worked whatever their weekday, as written: dates, yearly dates, Easter
+    /// offsets (``HolidayRule``).
+    public let holidays: [HolidayRule]
+    /// The holidays' local dates (`2026-12-25`) over the years deadlines can reach.
+    private let holidayDates: Set<String>
+    /// Yearly rules are worked out for these years.
+    static let ruleYears = 2000...2100
 
     /// Creates working hours.
     /// - Parameters:
@@ -23,13 +28,22 @@ public struct EscalationWorkingHours: Sendable, Hashable {
     ///   - weekdays: 1 = Sunday … 7 = Saturday.
     ///   - opens: minutes after midnight.
     ///   - closes: minutes after midnight.
-    ///   - holidays: local dates, `YYYY-MM-DD`, not worked.
-    public init(timeZone: String, weekdays: Set<Int>, opens: Int, closes: Int, holidays: Set<String> = []) {
+    ///   - holidays: days not worked.
+    public init(timeZone: String, weekdays: Set<Int>, opens: Int, closes: Int, holidays: [HolidayRule] = []) {
         self.timeZone = timeZone
         self.weekdays = weekdays
         self.opens = opens
         self.closes = closes
         self.holidays = holidays
+        var dates = Set<String>()
+        for rule in holidays {
+            if case let .date(year, _, _) = rule.day {
+                if let date = rule.date(in: year) { dates.insert(date) }
+            } else {
+                for year in Self.ruleYears { if let date = rule.date(in: year) { dates.insert(date) } }
+            }
+        }
+        holidayDates = dates
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(secondsFromGMT: 0)!
         days = LocalDays(calendar: calendar)
@@ -37,7 +51,15 @@ public struct EscalationWorkingHours: Sendable, Hashable {
 
     static let dayNames = ["sun": 1, "mon": 2, "tue": 3, "wed": 4, "thu": 5, "fri": 6, "sat": 7]
 
-    /// Reads `{days: [mon, tue, wed, thu, fri], from: "08:00", to: "17:00", holidays: [2026-12-25]}`.
+    /// Creates working hours whose holidays are single local dates (`YYYY-MM-DD`).
+    public init(timeZone: String, weekdays: Set<Int>, opens: Int, closes: Int, holidayDates: [String]) {
+        self.init(timeZone: timeZone, weekdays: weekdays, opens: opens, closes: closes, holidays: holidayDates.compactMap(HolidayRule.parse))
+    }
+
+    /// Whether the local date (`YYYY-MM-DD`) is a holiday.
+    public func isHoliday(_ date: String) -> Bool { holidayDates.contains(date) }
+
+    /// Reads `{days: [mon, tue, wed, thu, fri], from: "08:00", to: "17:00", holidays: [12-25, easter-2]}`.
     /// - Parameters:
     ///   - node: the mapping.
     ///   - timeZone: the team's time zone.
@@ -61,12 +83,15 @@ public struct EscalationWorkingHours: Sendable, Hashable {
         let opens = try minutes("from", "08:00")
         let closes = try minutes("to", "17:00")
         guard closes > opens else { throw node.error("working hours end (\(closes / 60):\(closes % 60)) before they start") }
-        var holidays = Set<String>()
+        var holidays: [HolidayRule] = []
         for item in node["holidays"]?.items ?? [] {
-            guard let text = item.string, let date = LocalDays.parseDate(text) else {
-                throw item.error("'\(item.string ?? "")' is not a date; write holidays as YYYY-MM-DD, e.g. 2026-12-25")
+            guard let text = item.string, let rule = HolidayRule.parse(text) else {
+                throw item.error(
+                    "'\(item.string ?? "")' is not a date or a holiday rule; write a date (2026-12-25), a date every year "
+                        + "(12-25; '01-06 monday' moves it to the next Monday) or days from Easter Sunday (easter-2 is Good Friday)")
             }
-            guard holidays.insert(date).inserted else { throw item.error("holiday \(date) is listed twice") }
+            guard !holidays.contains(rule) else { throw item.error("holiday \(rule) is listed twice") }
+            holidays.append(rule)
         }
         return EscalationWorkingHours(timeZone: timeZone, weekdays: days, opens: opens, closes: closes, holidays: holidays)
     }
@@ -115,7 +140,7 @@ public struct EscalationWorkingHours: Sendable, Hashable {
     }
 
     private func isWorked(_ day: LocalDays.Day) -> Bool {
-        weekdays.contains(day.weekday) && (holidays.isEmpty || !holidays.contains(day.date))
+        weekdays.contains(day.weekday) && (holidayDates.isEmpty || !holidayDates.contains(day.date))
     }
 
     public static func == (a: EscalationWorkingHours, b: EscalationWorkingHours) -> Bool {
@@ -140,17 +165,6 @@ private final class LocalDays: Sendable {
         var weekday: Int
         /// `YYYY-MM-DD`, local.
         var date: String
-    }
-
-    /// `text` as `YYYY-MM-DD` when it is a real date (2027-02-29 is not).
-    static func parseDate(_ text: String) -> String? {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-              let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]), (1...12).contains(month), day >= 1
-        else { return nil }
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-        let lengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-        return day <= lengths[month - 1] ? text : nil
     }
 
     let calendar: Calendar

@@ -1,4 +1,4 @@
-import EscuchaCore
+@testable import EscuchaCore
 import Foundation
 import Testing
 
@@ -187,7 +187,7 @@ private enum ShippedConfig {
         func worked(_ date: Date) -> Bool {
             let parts = calendar.dateComponents([.year, .month, .day, .weekday], from: date)
             let local = String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
-            return hours.weekdays.contains(parts.weekday!) && !hours.holidays.contains(local)
+            return hours.weekdays.contains(parts.weekday!) && !hours.isHoliday(local)
         }
         if duration.seconds > 0 && duration.seconds % 86_400 == 0 {
             var day = countedWithTheCalendar(hours, .init(seconds: 0), from: start)
@@ -220,7 +220,7 @@ private enum ShippedConfig {
         let hours = EscalationWorkingHours(timeZone: zone, weekdays: [2, 3, 4, 5, 6], opens: 8 * 60, closes: 17 * 60 + 30)
         let saturdays = EscalationWorkingHours(
             timeZone: zone, weekdays: [2, 3, 4, 5, 6, 7], opens: 7 * 60, closes: 13 * 60,
-            holidays: ["2026-05-01", "2026-12-24", "2026-12-25", "2026-12-31", "2027-01-01", "2027-03-26", "2027-11-02"])
+            holidayDates: ["2026-05-01", "2026-12-24", "2026-12-25", "2026-12-31", "2027-01-01", "2027-03-26", "2027-11-02"])
         let durations: [EscalationDuration] = [.init(seconds: 0), .init(seconds: 900), .hours(1), .hours(4), .hours(10), .hours(24), .days(1), .days(2), .days(5), .days(14)]
         var generator = SeededRandom(seed: 11)
         let origin = bogota("2026-01-01T00:00:00-05:00").timeIntervalSince1970
@@ -241,7 +241,7 @@ private enum ShippedConfig {
                 hours: {days: [mon, tue, wed, thu, fri], from: "08:00", to: "17:00", holidays: [2026-12-25, 2027-01-01]}
             """
         let hours = try #require(try EscalationDirectory.parse(yaml, file: "teams.yaml").workingHours["cea"])
-        #expect(hours.holidays == ["2026-12-25", "2027-01-01"])
+        #expect(hours.holidays.map(\.description) == ["2026-12-25", "2027-01-01"])
         // Thursday 24 December 16:00 plus 2 working hours: Christmas and the weekend are skipped.
         #expect(hours.adding(.hours(2), to: bogota("2026-12-24T16:00:00-05:00")) == bogota("2026-12-28T09:00:00-05:00"))
         // Two working days from Thursday 24 December 16:00: Monday 28, Tuesday 29.
@@ -252,7 +252,10 @@ private enum ShippedConfig {
         #expect(self.hours.adding(.hours(2), to: bogota("2026-12-24T16:00:00-05:00")) == bogota("2026-12-25T09:00:00-05:00"))
     }
 
-    @Test(arguments: [("2026-02-30", "is not a date"), ("25/12/2026", "is not a date"), ("2026-12-25\", \"2026-12-25", "listed twice")])
+    @Test(arguments: [
+        ("2026-02-30", "is not a date"), ("25/12/2026", "is not a date"), ("2026-12-25\", \"2026-12-25", "listed twice"),
+        ("13-01", "is not a date"), ("easter+x", "is not a date"), ("12-25 friday", "is not a date"), ("12-25\", \"12-25", "listed twice"),
+    ])
     func badHolidaysNameTheLine(holidays: String, message: String) {
         let yaml = "teams:\n  - id: a\n    timezone: America/Bogota\n    hours:\n      holidays: [\"\(holidays)\"]\n"
         do {
@@ -262,6 +265,51 @@ private enum ShippedConfig {
             #expect(error.line == 5)
             #expect(error.message.contains(message), "\(error.message)")
         }
+    }
+
+    @Test func holidayRulesGiveEachYearsDates() throws {
+        // Gregorian Easter Sundays.
+        let easter = try #require(HolidayRule.parse("easter"))
+        for (year, date) in [(1818, "1818-03-22"), (2000, "2000-04-23"), (2025, "2025-04-20"), (2026, "2026-04-05"), (2027, "2027-03-28"),
+                             (2038, "2038-04-25"), (2285, "2285-03-22")] {
+            #expect(easter.date(in: year) == date)
+        }
+        // Colombia, 2027: Epiphany (Wednesday 6 January) and Saint Joseph (Friday 19 March)
+        // move to Monday; Holy Thursday and Good Friday; Ascension, Corpus Christi and Sacred
+        // Heart fall on Mondays after Easter; a holiday already on a Monday stays.
+        let cases = [("01-06 monday", "2027-01-11"), ("03-19 monday", "2027-03-22"), ("easter-3", "2027-03-25"), ("easter-2", "2027-03-26"),
+                     ("easter+43", "2027-05-10"), ("easter+64", "2027-05-31"), ("easter+71", "2027-06-07"), ("10-12 monday", "2027-10-18"),
+                     ("11-01 monday", "2027-11-01"), ("12-25", "2027-12-25"), ("02-29", nil), ("2026-12-08", nil)]
+        for (text, date) in cases {
+            let rule = try #require(HolidayRule.parse(text), "\(text)")
+            #expect(rule.date(in: 2027) == date, "\(text)")
+            #expect(HolidayRule.parse(rule.description) == rule, "\(text) reads back")
+        }
+        #expect(HolidayRule.parse("02-29")?.date(in: 2028) == "2028-02-29")
+        // Day numbers agree with Foundation's calendar over four centuries (from 1600: before
+        // the reform of 1582 Foundation's calendar is Julian, these are proleptic Gregorian).
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(secondsFromGMT: 0)!
+        for days in stride(from: -135_000, to: 150_000, by: 997) {
+            let parts = calendar.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: Double(days) * 86_400))
+            #expect(CivilDate.days(year: parts.year!, month: parts.month!, day: parts.day!) == days)
+            #expect(CivilDate.string(days: days) == String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!))
+        }
+    }
+
+    @Test func workingHoursSkipRuleHolidays() throws {
+        let yaml = """
+            teams:
+              - id: cea
+                timezone: America/Bogota
+                hours: {days: [mon, tue, wed, thu, fri], holidays: [easter-3, easter-2, 01-06 monday]}
+            """
+        let hours = try #require(try EscalationDirectory.parse(yaml, file: "teams.yaml").workingHours["cea"])
+        #expect(hours.isHoliday("2027-03-25") && hours.isHoliday("2031-04-11") && hours.isHoliday("2027-01-11"))
+        #expect(!hours.isHoliday("2027-01-06"))
+        // Wednesday 24 March 2027 16:00 plus 2 working hours: Holy Thursday, Good Friday and
+        // the weekend are skipped.
+        #expect(hours.adding(.hours(2), to: bogota("2027-03-24T16:00:00-05:00")) == bogota("2027-03-29T09:00:00-05:00"))
     }
 
     @Test func badHoursNameTheLine() {
