@@ -93,18 +93,19 @@ public struct HolidayRule: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Proleptic Gregorian dates as day numbers (days since 1970-01-01), without a calendar
-/// object: holiday rules expand to many years at load time.
-enum CivilDate {
-    static func isLeap(_ year: Int) -> Bool { year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) }
+/// object: holiday rules expand to many years at load time, and PostgreSQL's timestamps
+/// are read and written as text.
+public enum CivilDate {
+    public static func isLeap(_ year: Int) -> Bool { year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) }
 
-    static func isValid(year: Int, month: Int, day: Int) -> Bool {
+    public static func isValid(year: Int, month: Int, day: Int) -> Bool {
         guard (1...12).contains(month), day >= 1 else { return false }
         let lengths = [31, isLeap(year) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
         return day <= lengths[month - 1]
     }
 
     /// Days since 1970-01-01 (Howard Hinnant's days-from-civil algorithm).
-    static func days(year: Int, month: Int, day: Int) -> Int {
+    public static func days(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yearOfEra = y - era * 400
@@ -114,7 +115,7 @@ enum CivilDate {
     }
 
     /// The date of a day number.
-    static func civil(days: Int) -> (year: Int, month: Int, day: Int) {
+    public static func civil(days: Int) -> (year: Int, month: Int, day: Int) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let dayOfEra = z - era * 146_097
@@ -126,12 +127,12 @@ enum CivilDate {
         return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
-    static func string(days: Int) -> String {
+    public static func string(days: Int) -> String {
         let date = civil(days: days)
         return format(year: date.year, month: date.month, day: date.day)
     }
 
-    static func format(year: Int, month: Int, day: Int) -> String {
+    public static func format(year: Int, month: Int, day: Int) -> String {
         func pad(_ value: Int, _ width: Int) -> String {
             let text = String(value)
             return String(repeating: "0", count: max(0, width - text.count)) + text
@@ -140,7 +141,7 @@ enum CivilDate {
     }
 
     /// Gregorian Easter Sunday (the anonymous Gregorian algorithm, Meeus/Jones/Butcher).
-    static func easterSunday(year: Int) -> (month: Int, day: Int) {
+    public static func easterSunday(year: Int) -> (month: Int, day: Int) {
         let a = year % 19
         let b = year / 100
         let c = year % 100
