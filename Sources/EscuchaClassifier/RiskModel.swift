@@ -14,8 +14,12 @@ public struct RiskModel: Sendable {
     /// The flags the model may raise, in the order of each feature's weights.
     public let flags: [FlagCode]
     public let bias: [Double]
-    /// A flag is raised when its probability exceeds this.
+    /// A flag is raised when its probability exceeds this, unless `flagThresholds` names it.
     public let threshold: Double
+    /// Thresholds of their own for some flags.
+    public let flagThresholds: [FlagCode: Double]
+    /// The threshold of each of ``flags``, in order.
+    let thresholds: [Double]
     /// The model's features, sorted; feature `i`'s weights are row `i` of `flatWeights`.
     let features: [UInt64]
     /// One row of `flags.count` weights per feature.
@@ -26,10 +30,15 @@ public struct RiskModel: Sendable {
     let names: [String]
 
     /// `weights` holds each feature's hash, name and row of `flags.count` weights.
-    init(flags: [FlagCode], bias: [Double], threshold: Double, weights: [(feature: UInt64, name: String, row: [Double])]) {
+    init(
+        flags: [FlagCode], bias: [Double], threshold: Double, flagThresholds: [FlagCode: Double] = [:],
+        weights: [(feature: UInt64, name: String, row: [Double])]
+    ) {
         self.flags = flags
         self.bias = bias
         self.threshold = threshold
+        self.flagThresholds = flagThresholds
+        thresholds = flags.map { flagThresholds[$0] ?? threshold }
         let sorted = weights.sorted { $0.feature < $1.feature }
         features = sorted.map(\.feature)
         names = sorted.map(\.name)
@@ -47,6 +56,8 @@ public struct RiskModel: Sendable {
         public var minimumCount = 2
         public var seed: UInt64 = 20261130
         public var threshold = 0.1
+        /// Thresholds of their own for some flags.
+        public var flagThresholds: [FlagCode: Double] = [:]
         public init() {}
     }
 
@@ -199,7 +210,7 @@ public struct RiskModel: Sendable {
             let z = bias[k] + scratch.sums[k] * scale
             let probability = 1 / (1 + exp(-max(-30, min(30, z))))
             var best: Word?
-            if probability > threshold {
+            if probability > thresholds[k] {
                 var bestWeight = 0.0
                 for (index, row) in scratch.wordRows.enumerated() where row >= 0 {
                     let weight = flatWeights[Int(row) * count + k]
@@ -262,7 +273,8 @@ public struct RiskModel: Sendable {
         let kept = vocabulary.enumerated().filter { f, _ in weights[f].contains { abs($0) >= 0.0005 } }.map { f, feature in
             (feature: feature, name: names[feature]!, row: weights[f].map { ($0 * 10_000).rounded() / 10_000 })
         }
-        return RiskModel(flags: flags, bias: bias.map { ($0 * 10_000).rounded() / 10_000 }, threshold: settings.threshold, weights: kept)
+        return RiskModel(flags: flags, bias: bias.map { ($0 * 10_000).rounded() / 10_000 }, threshold: settings.threshold,
+            flagThresholds: settings.flagThresholds, weights: kept)
     }
 
     // MARK: - Storage
@@ -273,6 +285,8 @@ public struct RiskModel: Sendable {
     private struct Stored: Codable {
         var features: Int?
         var threshold: Double
+        /// Absent when no flag has its own.
+        var flagThresholds: [String: Double]?
         var flags: [String]
         var bias: [Double]
         var weights: [String: [Double]]
@@ -284,7 +298,10 @@ public struct RiskModel: Sendable {
         for (row, name) in names.enumerated() { byName[name] = Array(flatWeights[(row * flags.count)..<((row + 1) * flags.count)]) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let data = try encoder.encode(Stored(features: Self.featureVersion, threshold: threshold, flags: flags.map(\.rawValue), bias: bias, weights: byName))
+        let data = try encoder.encode(Stored(
+                features: Self.featureVersion, threshold: threshold,
+                flagThresholds: flagThresholds.isEmpty ? nil : Dictionary(uniqueKeysWithValues: flagThresholds.map { ($0.key.rawValue, $0.value) }),
+                flags: flags.map(\.rawValue), bias: bias, weights: byName))
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
@@ -312,7 +329,16 @@ public struct RiskModel: Sendable {
             }
             weights.append((hash, name, row))
         }
-        return RiskModel(flags: stored.flags.map { FlagCode($0) }, bias: stored.bias, threshold: stored.threshold, weights: weights)
+        var flagThresholds: [FlagCode: Double] = [:]
+        for (flag, value) in stored.flagThresholds ?? [:] {
+            guard stored.flags.contains(flag) else {
+                throw ConfigError(file: file, line: nil, message: "a threshold is given for '\(flag)', which the model does not raise; train it again")
+            }
+            flagThresholds[FlagCode(flag)] = value
+        }
+        return RiskModel(
+            flags: stored.flags.map { FlagCode($0) }, bias: stored.bias, threshold: stored.threshold, flagThresholds: flagThresholds,
+            weights: weights)
     }
 }
 

@@ -31,6 +31,11 @@ struct ModelCommand: AsyncParsableCommand {
         @Option(help: "Probability above which the model raises a flag.")
         var threshold = RiskModel.Settings().threshold
 
+        @Option(
+            name: .customLong("flag-threshold"),
+            help: ArgumentHelp("A threshold of its own for one flag, as FLAG=P (repeatable).", valueName: "flag=p"))
+        var flagThresholds: [String] = []
+
         @Option(help: "L2 penalty on the weights (higher: fewer, smaller weights).")
         var l2 = RiskModel.Settings().l2
 
@@ -48,6 +53,15 @@ struct ModelCommand: AsyncParsableCommand {
             }
             var settings = RiskModel.Settings()
             settings.threshold = threshold
+            for item in flagThresholds {
+                let parts = item.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, let value = Double(parts[1]), (0...1).contains(value),
+                      EvaluationReport.criticalFlags.contains(String(parts[0]))
+                else {
+                    throw ValidationError("--flag-threshold \(item): write a critical flag and a probability, e.g. protection.child_at_risk=0.2")
+                }
+                settings.flagThresholds[FlagCode(String(parts[0]))] = value
+            }
             settings.l2 = l2
             settings.minimumCount = minCount
             settings.epochs = epochs

@@ -70,6 +70,23 @@ import Testing
         #expect(score(first, "el voluntario dice que vaya a su casa de noche")[0] > score(first, "a que hora abren el comedor")[0])
     }
 
+    @Test func aFlagsOwnThresholdIsKeptAndUsed() throws {
+        let flags: [FlagCode] = ["misconduct.sexual_exploitation"]
+        var settings = RiskModel.Settings()
+        settings.flagThresholds = ["misconduct.sexual_exploitation": 0.999]
+        let strict = Self.classifier.trainRiskModel(Self.examples, flags: flags, settings: settings)
+        let taxonomy = try Taxonomy.load(path: RepositoryPaths.config + "/taxonomy.yaml")
+        let loaded = try RiskModel.parse(try strict.json(), file: "critical.json", taxonomy: taxonomy)
+        #expect(loaded.flagThresholds == ["misconduct.sexual_exploitation": 0.999])
+        #expect(loaded.thresholds == [0.999])
+        // Without a threshold of its own the flag uses the model's, and the file has no such key.
+        let plain = Self.classifier.trainRiskModel(Self.examples, flags: flags)
+        #expect(!(try plain.json()).contains("flagThresholds"))
+        #expect(plain.thresholds == [plain.threshold])
+        let stray = #"{"bias":[0],"features":2,"flagThresholds":{"protection.gbv":0.5},"flags":["protection.self_harm"],"threshold":0.1,"weights":{}}"#
+        #expect(throws: ConfigError.self) { try RiskModel.parse(stray, file: "critical.json", taxonomy: taxonomy) }
+    }
+
     @Test func aBrokenModelFileIsRefusedWithItsName() throws {
         let taxonomy = try Taxonomy.load(path: RepositoryPaths.config + "/taxonomy.yaml")
         #expect(throws: ConfigError.self) { try RiskModel.parse("{}", file: "critical.json", taxonomy: taxonomy) }
