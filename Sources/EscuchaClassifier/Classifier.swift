@@ -14,6 +14,9 @@ public final class Classifier: Sendable {
     public let taxonomy: Taxonomy
     /// `engine+lexicon-hash`; changes whenever any lexicon file changes.
     public let version: String
+    /// What makes the risk model's words besides the code: the abbreviations and speaker
+    /// labels. A model trained under other ones would read other words.
+    public let modelWordsFingerprint: String
     /// How long compiling the lexicons took.
     public let compileDuration: Duration
 
@@ -142,13 +145,17 @@ public final class Classifier: Sendable {
         typePriority = (try? ConfigNode.parse(commonYAML.isEmpty ? "{}" : commonYAML, file: commonFile))?.strings("type_priority") ?? []
 
         var tokenizer = Tokenizer()
+        var wordSources: [String] = []
         for lexicon in lexicons {
             for abbreviation in lexicon.abbreviations {
                 let from = Self.foldWord(abbreviation.from)
                 let to = abbreviation.to.split(separator: " ").map { Self.foldWord(String($0)) }
                 tokenizer.addAbbreviation(from, expansion: to)
+                wordSources.append(from + "=" + to.joined(separator: " "))
             }
         }
+        wordSources += common.speakerLabels.labels.map { ($0.agent ? "agent:" : "caller:") + $0.words.joined(separator: " ") }
+        modelWordsFingerprint = Self.fnv1a(wordSources.sorted().joined(separator: "\n"))
 
         var languageNames: [String] = []
         func languageIndex(_ name: String) -> Int32 {
@@ -464,7 +471,8 @@ public final class Classifier: Sendable {
     public func trainRiskModel(_ examples: [(text: String, flags: Set<FlagCode>)], flags: [FlagCode], settings: RiskModel.Settings = RiskModel.Settings())
         -> RiskModel
     {
-        RiskModel.train(examples.map { (modelWords(of: $0.text), $0.flags) }, flags: flags, settings: settings)
+        RiskModel.train(
+            examples.map { (modelWords(of: $0.text), $0.flags) }, flags: flags, settings: settings, wordsFingerprint: modelWordsFingerprint)
     }
 
     /// Classifies one message.

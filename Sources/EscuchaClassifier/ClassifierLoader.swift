@@ -50,9 +50,16 @@ extension Classifier {
             seed += "\n#model\n" + text
             model = try RiskModel.parse(text, file: modelPath, taxonomy: taxonomy)
         }
-        return try Classifier(
+        let classifier = try Classifier(
             taxonomy: taxonomy, lexicons: lexicons, places: places, commonYAML: commonText,
             commonFile: lexiconDirectory.appendingPathComponent("common.yaml").path, versionSeed: seed, riskModel: model)
+        if let model, model.wordsFingerprint != classifier.modelWordsFingerprint {
+            // The model would read other words than it learnt from, and score them silently wrong.
+            throw ConfigError(
+                file: modelPath, line: nil,
+                message: "the lexicons' abbreviations or speaker labels changed since the model was trained; run `escucha model train` again")
+        }
+        return classifier
     }
 
     private static func read(_ path: String) throws(ConfigError) -> String {

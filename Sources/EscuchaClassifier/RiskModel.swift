@@ -20,6 +20,8 @@ public struct RiskModel: Sendable {
     public let flagThresholds: [FlagCode: Double]
     /// The threshold of each of ``flags``, in order.
     let thresholds: [Double]
+    /// ``Classifier/modelWordsFingerprint`` of the classifier it was trained with.
+    public let wordsFingerprint: String
     /// The model's features, sorted; feature `i`'s weights are row `i` of `flatWeights`.
     let features: [UInt64]
     /// One row of `flags.count` weights per feature.
@@ -31,9 +33,10 @@ public struct RiskModel: Sendable {
 
     /// `weights` holds each feature's hash, name and row of `flags.count` weights.
     init(
-        flags: [FlagCode], bias: [Double], threshold: Double, flagThresholds: [FlagCode: Double] = [:],
+        flags: [FlagCode], bias: [Double], threshold: Double, flagThresholds: [FlagCode: Double] = [:], wordsFingerprint: String,
         weights: [(feature: UInt64, name: String, row: [Double])]
     ) {
+        self.wordsFingerprint = wordsFingerprint
         self.flags = flags
         self.bias = bias
         self.threshold = threshold
@@ -232,7 +235,8 @@ public struct RiskModel: Sendable {
     /// the same messages give the same model). ``Classifier/trainRiskModel(_:flags:settings:)``
     /// tokenizes the texts.
     static func train(
-        _ examples: [(words: [(word: Word, spelling: String)], flags: Set<FlagCode>)], flags: [FlagCode], settings: Settings = Settings()
+        _ examples: [(words: [(word: Word, spelling: String)], flags: Set<FlagCode>)], flags: [FlagCode], settings: Settings = Settings(),
+        wordsFingerprint: String
     ) -> RiskModel {
         var names: [UInt64: String] = [:]
         let featureLists = examples.map { example -> [UInt64] in
@@ -243,6 +247,29 @@ public struct RiskModel: Sendable {
         var counts: [UInt64: Int] = [:]
         for list in featureLists { for feature in list { counts[feature, default: 0] += 1 } }
         let vocabulary = counts.filter { $0.value >= settings.minimumCount }.keys.sorted()
+        let labels = examples.map(\.flags)
+        var (weights, bias) = fit(featureLists, labels: labels, vocabulary: vocabulary, flags: flags, settings: settings)
+        // Features whose weights all stay near zero are left out of the file. Scoring divides
+        // by the number of a message's features the file knows, so the weights are fitted
+        // again on the kept features alone: scoring then sees what training saw.
+        let kept = vocabulary.indices.filter { f in weights[f].contains { abs($0) >= 0.0005 } }.map { vocabulary[$0] }
+        if kept.count < vocabulary.count {
+            (weights, bias) = fit(featureLists, labels: labels, vocabulary: kept, flags: flags, settings: settings)
+        }
+        // Every feature was named when its message was read.
+        let rows = kept.enumerated().map { f, feature in
+            (feature: feature, name: names[feature]!, row: weights[f].map { ($0 * 10_000).rounded() / 10_000 })
+        }
+        return RiskModel(
+            flags: flags, bias: bias.map { ($0 * 10_000).rounded() / 10_000 }, threshold: settings.threshold,
+            flagThresholds: settings.flagThresholds, wordsFingerprint: wordsFingerprint, weights: rows)
+    }
+
+    /// Stochastic gradient descent over the messages' features within `vocabulary`, one
+    /// logistic regression per flag; returns each feature's row of weights and the biases.
+    private static func fit(
+        _ featureLists: [[UInt64]], labels: [Set<FlagCode>], vocabulary: [UInt64], flags: [FlagCode], settings: Settings
+    ) -> (weights: [[Double]], bias: [Double]) {
         var index: [UInt64: Int] = [:]
         for (i, feature) in vocabulary.enumerated() { index[feature] = i }
         let rows = featureLists.map { list in list.compactMap { index[$0] } }
@@ -251,7 +278,7 @@ public struct RiskModel: Sendable {
         for (k, flag) in flags.enumerated() {
             var w = [Double](repeating: 0, count: vocabulary.count)
             var b = 0.0
-            var order = Array(examples.indices)
+            var order = Array(featureLists.indices)
             var random = SeededRandom(seed: settings.seed &+ UInt64(k))
             for _ in 0..<settings.epochs {
                 order.shuffle(using: &random)
@@ -261,7 +288,7 @@ public struct RiskModel: Sendable {
                     var z = b
                     for f in row { z += w[f] * scale }
                     let p = 1 / (1 + exp(-max(-30, min(30, z))))
-                    let gradient = p - (examples[i].flags.contains(flag) ? 1 : 0)
+                    let gradient = p - (labels[i].contains(flag) ? 1 : 0)
                     for f in row { w[f] -= settings.rate * (gradient * scale + settings.l2 * w[f]) }
                     b -= settings.rate * gradient
                 }
@@ -269,12 +296,7 @@ public struct RiskModel: Sendable {
             for f in vocabulary.indices { weights[f][k] = w[f] }
             bias[k] = b
         }
-        // Every feature was named when its message was read.
-        let kept = vocabulary.enumerated().filter { f, _ in weights[f].contains { abs($0) >= 0.0005 } }.map { f, feature in
-            (feature: feature, name: names[feature]!, row: weights[f].map { ($0 * 10_000).rounded() / 10_000 })
-        }
-        return RiskModel(flags: flags, bias: bias.map { ($0 * 10_000).rounded() / 10_000 }, threshold: settings.threshold,
-            flagThresholds: settings.flagThresholds, weights: kept)
+        return (weights, bias)
     }
 
     // MARK: - Storage
@@ -287,6 +309,7 @@ public struct RiskModel: Sendable {
         var threshold: Double
         /// Absent when no flag has its own.
         var flagThresholds: [String: Double]?
+        var words: String?
         var flags: [String]
         var bias: [Double]
         var weights: [String: [Double]]
@@ -299,9 +322,9 @@ public struct RiskModel: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(Stored(
-                features: Self.featureVersion, threshold: threshold,
-                flagThresholds: flagThresholds.isEmpty ? nil : Dictionary(uniqueKeysWithValues: flagThresholds.map { ($0.key.rawValue, $0.value) }),
-                flags: flags.map(\.rawValue), bias: bias, weights: byName))
+            features: Self.featureVersion, threshold: threshold,
+            flagThresholds: flagThresholds.isEmpty ? nil : Dictionary(uniqueKeysWithValues: flagThresholds.map { ($0.key.rawValue, $0.value) }),
+            words: wordsFingerprint, flags: flags.map(\.rawValue), bias: bias, weights: byName))
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
@@ -314,7 +337,7 @@ public struct RiskModel: Sendable {
             throw ConfigError(file: file, line: nil, message: "not a model written by `escucha model train`; train it again")
         }
         guard stored.features == featureVersion else {
-            throw ConfigError(file: file, line: nil, message: "the model was trained on features of an older version; train it again")
+            throw ConfigError(file: file, line: nil, message: "the model was trained on features of another version; train it again")
         }
         for flag in stored.flags where taxonomy.flag(FlagCode(flag)) == nil {
             throw ConfigError(file: file, line: nil, message: "the model knows flag '\(flag)', which taxonomy.yaml does not; train it again")
@@ -334,11 +357,14 @@ public struct RiskModel: Sendable {
             guard stored.flags.contains(flag) else {
                 throw ConfigError(file: file, line: nil, message: "a threshold is given for '\(flag)', which the model does not raise; train it again")
             }
+            guard (0...1).contains(value) else {
+                throw ConfigError(file: file, line: nil, message: "the threshold of '\(flag)' is \(value), not a probability; train it again")
+            }
             flagThresholds[FlagCode(flag)] = value
         }
         return RiskModel(
             flags: stored.flags.map { FlagCode($0) }, bias: stored.bias, threshold: stored.threshold, flagThresholds: flagThresholds,
-            weights: weights)
+            wordsFingerprint: stored.words ?? "", weights: weights)
     }
 }
 

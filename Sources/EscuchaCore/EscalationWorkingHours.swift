@@ -19,8 +19,8 @@ public struct EscalationWorkingHours: Sendable, Hashable {
     public let holidays: [HolidayRule]
     /// The holidays' local dates (`2026-12-25`) over the years deadlines can reach.
     private let holidayDates: Set<String>
-    /// Yearly rules are worked out for these years.
-    static let ruleYears = 2000...2100
+    /// Yearly rules are worked out for these years (deadlines fall within weeks of now).
+    public static let ruleYears = 2000...2100
 
     /// Creates working hours.
     /// - Parameters:
@@ -51,9 +51,14 @@ public struct EscalationWorkingHours: Sendable, Hashable {
 
     static let dayNames = ["sun": 1, "mon": 2, "tue": 3, "wed": 4, "thu": 5, "fri": 6, "sat": 7]
 
-    /// Creates working hours whose holidays are single local dates (`YYYY-MM-DD`).
+    /// Creates working hours whose holidays are single local dates (`YYYY-MM-DD`), which must
+    /// be real dates.
     public init(timeZone: String, weekdays: Set<Int>, opens: Int, closes: Int, holidayDates: [String]) {
-        self.init(timeZone: timeZone, weekdays: weekdays, opens: opens, closes: closes, holidays: holidayDates.compactMap(HolidayRule.parse))
+        let rules = holidayDates.map { text -> HolidayRule in
+            guard let rule = HolidayRule.parse(text), case .date = rule.day else { preconditionFailure("'\(text)' is not a date (YYYY-MM-DD)") }
+            return rule
+        }
+        self.init(timeZone: timeZone, weekdays: weekdays, opens: opens, closes: closes, holidays: rules)
     }
 
     /// Whether the local date (`YYYY-MM-DD`) is a holiday.
@@ -144,7 +149,7 @@ public struct EscalationWorkingHours: Sendable, Hashable {
     }
 
     public static func == (a: EscalationWorkingHours, b: EscalationWorkingHours) -> Bool {
-        a.timeZone == b.timeZone && a.weekdays == b.weekdays && a.opens == b.opens && a.closes == b.closes && a.holidays == b.holidays
+        a.timeZone == b.timeZone && a.weekdays == b.weekdays && a.opens == b.opens && a.closes == b.closes && Set(a.holidays) == Set(b.holidays)
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -152,7 +157,7 @@ public struct EscalationWorkingHours: Sendable, Hashable {
         hasher.combine(weekdays)
         hasher.combine(opens)
         hasher.combine(closes)
-        hasher.combine(holidays)
+        hasher.combine(Set(holidays))
     }
 }
 

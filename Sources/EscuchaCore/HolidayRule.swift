@@ -35,7 +35,10 @@ public struct HolidayRule: Sendable, Hashable, CustomStringConvertible {
         if first.hasPrefix("easter") {
             let rest = first.dropFirst("easter".count)
             if rest.isEmpty { return HolidayRule(day: .easter(offset: 0), movedToMonday: moved) }
-            guard let sign = rest.first, sign == "+" || sign == "-", let amount = Int(rest.dropFirst()), (0...366).contains(amount) else {
+            let digits = rest.dropFirst()
+            guard let sign = rest.first, sign == "+" || sign == "-", !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+                  let amount = Int(digits), (0...366).contains(amount)
+            else {
                 return nil
             }
             return HolidayRule(day: .easter(offset: sign == "-" ? -amount : amount), movedToMonday: moved)

@@ -31,7 +31,7 @@ public enum TextEncoding {
     /// Appends `value` as a JSON string literal to `text`.
     public static func appendJSONString(_ value: String, to text: inout String) {
         var value = value
-        value.withUTF8 { bytes in
+        let plain = value.withUTF8 { bytes -> Bool in
             // Most values (hex of raw requests included) need no escape: one tight scan,
             // one append.
             var firstEscape = bytes.count
@@ -39,12 +39,8 @@ public enum TextEncoding {
                 firstEscape = index
                 break
             }
+            if firstEscape == bytes.count { return true }
             text += "\""
-            if firstEscape == bytes.count {
-                text += String(decoding: bytes, as: UTF8.self)
-                text += "\""
-                return
-            }
             var escaped: [UInt8] = []
             escaped.reserveCapacity(bytes.count + 16)
             escaped.append(contentsOf: bytes[..<firstEscape])
@@ -61,6 +57,12 @@ public enum TextEncoding {
             }
             escaped.append(0x22)
             text += String(decoding: escaped, as: UTF8.self)
+            return false
+        }
+        if plain {
+            text += "\""
+            text += value
+            text += "\""
         }
     }
 }

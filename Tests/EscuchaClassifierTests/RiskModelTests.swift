@@ -79,12 +79,40 @@ import Testing
         let loaded = try RiskModel.parse(try strict.json(), file: "critical.json", taxonomy: taxonomy)
         #expect(loaded.flagThresholds == ["misconduct.sexual_exploitation": 0.999])
         #expect(loaded.thresholds == [0.999])
+        // Scoring uses it: above the model's 0.1 but under the flag's own, no word is named.
+        var scratch = RiskModel.Scratch()
+        scratch.words = Self.classifier.modelWords(of: "el voluntario quiere que vaya a su casa de noche").map(\.word)
+        let strictResult = loaded.score(&scratch)[0]
+        var relaxed = RiskModel.Scratch()
+        relaxed.words = scratch.words
+        let plainResult = Self.classifier.trainRiskModel(Self.examples, flags: flags).score(&relaxed)[0]
+        #expect(plainResult.probability > 0.1 && plainResult.word != nil)
+        #expect(strictResult.probability < 0.999 && strictResult.word == nil)
         // Without a threshold of its own the flag uses the model's, and the file has no such key.
         let plain = Self.classifier.trainRiskModel(Self.examples, flags: flags)
         #expect(!(try plain.json()).contains("flagThresholds"))
         #expect(plain.thresholds == [plain.threshold])
         let stray = #"{"bias":[0],"features":2,"flagThresholds":{"protection.gbv":0.5},"flags":["protection.self_harm"],"threshold":0.1,"weights":{}}"#
         #expect(throws: ConfigError.self) { try RiskModel.parse(stray, file: "critical.json", taxonomy: taxonomy) }
+    }
+
+    @Test func aModelTrainedUnderOtherAbbreviationsIsRefused() throws {
+        // A copy of the shipped configuration whose Spanish lexicon gains an abbreviation:
+        // the model would read "tqm" as other words than it learnt from.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("escucha-model-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.copyItem(atPath: RepositoryPaths.config, toPath: folder.path)
+        let spanish = folder.appendingPathComponent("lexicon/es.yaml")
+        let text = try String(contentsOf: spanish, encoding: .utf8)
+        try text.replacingOccurrences(of: "abbreviations:\n", with: "abbreviations:\n  tqm: te quiero mucho\n").write(to: spanish, atomically: true, encoding: .utf8)
+        do {
+            _ = try Classifier.load(configDirectory: folder.path)
+            Issue.record("a model trained under other abbreviations was loaded")
+        } catch {
+            #expect(error.file.hasSuffix("model/critical.json"))
+            #expect(error.message.contains("escucha model train"))
+        }
+        #expect(throws: Never.self) { try Classifier.load(configDirectory: folder.path, riskModel: false) }
     }
 
     @Test func aBrokenModelFileIsRefusedWithItsName() throws {

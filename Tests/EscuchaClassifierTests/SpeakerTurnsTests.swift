@@ -1,3 +1,4 @@
+import Foundation
 import EscuchaClassifier
 import EscuchaCore
 import Testing
@@ -26,10 +27,34 @@ import Testing
         #expect(regions.map { String(decoding: units[$0], as: UTF16.self) } == ["OPERADOR: Èske yon moun te frape w? "])
     }
 
+    @Test func turnsBeginAtLinesOrSentencesAndBothSidesSpeak() {
+        func spoken(_ text: String) -> [String] {
+            let units = Array(text.utf16)
+            return labels.agentRegions(units, fold: Classifier.foldWord).map { String(decoding: units[$0], as: UTF16.self) }
+        }
+        // A label inside a sentence, or a text with one side only, is the person's own words.
+        #expect(spoken("Me dijo el operador: si no me acuesto con él no me da nada").isEmpty)
+        #expect(spoken("Agent: he hit me").isEmpty)
+        // No-break spaces and a fullwidth colon before it, a number after the label, a line break before.
+        #expect(spoken("Operador\u{a0}: ¿Alguien lo amenazó?\nCaller\u{202f}: no") == ["Operador\u{a0}: ¿Alguien lo amenazó?\n"])
+        #expect(spoken("Operador 2： hola. Caller: no") == ["Operador 2： hola. "])
+    }
+
+    @Test(arguments: [
+        ("I called the hotline: my husband beats me every night and I want to kill myself", "protection.self_harm"),
+        ("CEA: mi esposo me pega todas las noches y quiero matarme", "protection.self_harm"),
+        ("El agente: me pidió sexo a cambio de la tarjeta de ayuda", "misconduct.sexual_exploitation"),
+        ("Me dijo el operador: si no me acuesto con él no me da la ayuda", "misconduct.sexual_exploitation"),
+    ])
+    func aPersonsOwnWordsWithALabelWordStayFlagged(text: String, flag: String) {
+        #expect(DevSetTests.classifier.classify(text).flags.contains(FlagCode(flag)), "\(text)")
+    }
+
     @Test func theShippedClassifierFlagsOnlyTheCallersWords() {
         let classifier = DevSetTests.classifier
         let screening = "Operador: ¿Alguien lo ha amenazado o golpeado? Llamante: No, gracias a Dios. Quiero saber a qué hora sale el bus."
         #expect(classifier.classify(screening).flags.isEmpty)
+        #expect(classifier.classify(screening.replacingOccurrences(of: ":", with: "\u{a0}:")).flags.isEmpty, "French spacing")
         let reported = "Agent: Are you safe where you are? Caller: No, two men beat me and took my money on the road."
         let flags = classifier.classify(reported).flags
         #expect(flags.contains("protection.violence"))

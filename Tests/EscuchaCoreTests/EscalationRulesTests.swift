@@ -286,6 +286,9 @@ private enum ShippedConfig {
             #expect(HolidayRule.parse(rule.description) == rule, "\(text) reads back")
         }
         #expect(HolidayRule.parse("02-29")?.date(in: 2028) == "2028-02-29")
+        // Moved to Monday across the year's end; signs need digits after them.
+        #expect(HolidayRule.parse("12-31 monday")?.date(in: 2026) == "2027-01-04")
+        for bad in ["easter++2", "easter-+2", "easter+", "easter 2", "12-25 tuesday", "1-6"] { #expect(HolidayRule.parse(bad) == nil, "\(bad)") }
         // Day numbers agree with Foundation's calendar over four centuries (from 1600: before
         // the reform of 1582 Foundation's calendar is Julian, these are proleptic Gregorian).
         var calendar = Calendar(identifier: .gregorian)
