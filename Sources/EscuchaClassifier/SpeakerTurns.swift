@@ -36,12 +36,15 @@ struct SpeakerLabels: Sendable {
         for (colon, unit) in units.enumerated() where Self.isColon(unit) {
             var words = Self.words(before: colon, in: units, count: longest + 1)
             if let last = words.last, units[last].allSatisfy({ (0x30...0x39).contains($0) }) { words.removeLast() }
-            guard !words.isEmpty else { continue }
-            let folded = words.map { fold(String(decoding: units[$0], as: UTF16.self)) }
+            // Most colons (times, links, "dijo:") have no turn start before them: checked
+            // before any word is folded.
+            let longestAtTurnStart = words.indices.first { Self.isTurnStart(words[$0].lowerBound, in: units) }.map { words.count - $0 }
+            guard let longestAtTurnStart else { continue }
+            let folded = words.suffix(longestAtTurnStart).map { fold(String(decoding: units[$0], as: UTF16.self)) }
             for label in labels where label.words.count <= folded.count {
-                if Array(folded.suffix(label.words.count)) == label.words {
-                    let start = words[words.count - label.words.count].lowerBound
-                    if Self.isTurnStart(start, in: units) { turns.append((start, label.agent)) }
+                let start = words[words.count - label.words.count].lowerBound
+                if Self.isTurnStart(start, in: units), Array(folded.suffix(label.words.count)) == label.words {
+                    turns.append((start, label.agent))
                     break
                 }
             }
