@@ -94,7 +94,7 @@ enum RepositoryPaths {
 
     /// The probe sets of `Eval/`, written apart from the lexicons and since used to fix them:
     /// floors a little under today's scores, so that a change that undoes a fix fails.
-    @Test(arguments: [("probe-a.jsonl", 300), ("probe-b.jsonl", 220), ("probe-c.jsonl", 200), ("probe-d.jsonl", 260), ("probe-e.jsonl", 240), ("probe-f.jsonl", 250), ("probe-g.jsonl", 250), ("probe-h.jsonl", 250)])
+    @Test(arguments: [("probe-a.jsonl", 300), ("probe-b.jsonl", 220), ("probe-c.jsonl", 200), ("probe-d.jsonl", 260), ("probe-e.jsonl", 240), ("probe-f.jsonl", 250), ("probe-g.jsonl", 250), ("probe-h.jsonl", 250), ("probe-i.jsonl", 250)])
     func probeSetsStayAboveTheirFloors(file: String, count: Int) throws {
         let text = try String(contentsOfFile: RepositoryPaths.root.appendingPathComponent("Eval/" + file).path, encoding: .utf8)
         let decoder = JSONDecoder()
