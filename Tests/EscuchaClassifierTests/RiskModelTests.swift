@@ -138,7 +138,7 @@ import Testing
         let shipped = try String(contentsOfFile: RepositoryPaths.config + "/model/critical.json", encoding: .utf8)
         var examples: [(text: String, flags: Set<FlagCode>)] = []
         let decoder = JSONDecoder()
-        for path in [RepositoryPaths.shared + "/eval/dev.jsonl"] + ["a", "b", "c", "d", "e", "f", "g", "h", "i"].map({ RepositoryPaths.root.appendingPathComponent("Eval/probe-\($0).jsonl").path }) {
+        for path in [RepositoryPaths.shared + "/eval/dev.jsonl"] + ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"].map({ RepositoryPaths.root.appendingPathComponent("Eval/probe-\($0).jsonl").path }) {
             for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") {
                 let message = try decoder.decode(LabelledMessage.self, from: Data(line.utf8))
                 examples.append((message.text, Set(message.flags.map { FlagCode($0) })))
