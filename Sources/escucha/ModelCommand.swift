@@ -14,7 +14,10 @@ struct ModelCommand: AsyncParsableCommand {
             abstract: "Train Config/model/critical.json on labelled JSON Lines files.",
             discussion: """
                 One logistic regression per critical flag over the words of each message, their \
-                pairs and their first five letters; the same files give the same model. \
+                pairs and their first five letters; the same files give the same model. Words \
+                are read as the lexicons' tokenizer reads them (SMS abbreviations expanded, an \
+                agent's turns in a transcript skipped), and the model file records those \
+                abbreviations and speaker labels: after changing either, train again. \
                 Classification then raises a critical flag the lexicons missed when its \
                 probability exceeds --threshold. Measure on a set the model was not trained on \
                 (`escucha eval --config-dir …`): on its own training files it looks better than it is.
