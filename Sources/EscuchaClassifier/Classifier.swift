@@ -415,6 +415,11 @@ public final class Classifier: Sendable {
         var model = RiskModel.Scratch()
         /// UTF-16 ranges an agent speaks in a transcript: they raise no flag.
         var agentRegions: [Range<Int>] = []
+
+        /// Whether the agent speaks at UTF-16 offset `offset`.
+        func spokenByAgent(_ offset: Int32) -> Bool {
+            !agentRegions.isEmpty && agentRegions.contains { $0.contains(Int(offset)) }
+        }
     }
 
     /// A scratch in the pool: handing out a reference copies none of its arrays.
@@ -430,39 +435,46 @@ public final class Classifier: Sendable {
         return result
     }
 
-    /// The risk model's words: the tokens of the message outside an agent's turns.
-    private func modelWords(_ scratch: inout Scratch) {
-        scratch.model.words.removeAll(keepingCapacity: true)
-        let regions = scratch.agentRegions
+    /// Tokenizes `text` into the scratch and finds the turns an agent speaks.
+    private func read(_ text: String, into scratch: inout Scratch) {
+        tokenizer.tokenize(text, into: &scratch.buffer)
+        scratch.agentRegions = common.speakerLabels.agentRegions(scratch.buffer.units)
+    }
+
+    /// The risk model's words: the tokens of the message outside an agent's turns. Returns
+    /// their folded spellings when `spelled` (naming features for training), else nothing.
+    @discardableResult
+    private func modelWords(_ scratch: inout Scratch, spelled: Bool = false) -> [String] {
+        var modelWords = scratch.model.words
+        scratch.model.words = []
+        modelWords.removeAll(keepingCapacity: true)
+        defer { scratch.model.words = modelWords }
+        var spellings: [String] = []
         let words = tokenizer.words
-        scratch.buffer.text.withUnsafeBufferPointer { text in
-            for token in scratch.buffer.tokens {
-                if !regions.isEmpty, regions.contains(where: { $0.contains(Int(token.start)) }) { continue }
+        let buffer = scratch.buffer
+        buffer.text.withUnsafeBufferPointer { text in
+            for token in buffer.tokens where !scratch.spokenByAgent(token.start) {
                 let (start, end) = (Int(token.start), Int(token.end))
                 if token.textEnd > token.textStart {
                     let bytes = UnsafeBufferPointer(rebasing: text[Int(token.textStart)..<Int(token.textEnd)])
-                    scratch.model.words.append(RiskModel.Word(folded: bytes, hash: token.hash, start: start, end: end))
+                    modelWords.append(RiskModel.Word(folded: bytes, hash: token.hash, start: start, end: end))
                 } else {
                     // An abbreviation's expansion: its bytes are in the word table.
-                    scratch.model.words.append(words.bytes(token.word).withUnsafeBufferPointer {
+                    modelWords.append(words.bytes(token.word).withUnsafeBufferPointer {
                         RiskModel.Word(folded: $0, hash: token.hash, start: start, end: end)
                     })
                 }
+                if spelled { spellings.append(buffer.string(of: token, words: words)) }
             }
         }
+        return spellings
     }
 
     /// The risk model's words of `text` with their folded spellings (naming features).
     func modelWords(of text: String) -> [(word: RiskModel.Word, spelling: String)] {
         withScratch { scratch in
-            tokenizer.tokenize(text, into: &scratch.buffer)
-            scratch.agentRegions = common.speakerLabels.agentRegions(scratch.buffer.units, fold: Self.foldWord)
-            modelWords(&scratch)
-            let buffer = scratch.buffer
-            var spellings: [String] = []
-            for token in buffer.tokens where !scratch.agentRegions.contains(where: { $0.contains(Int(token.start)) }) {
-                spellings.append(buffer.string(of: token, words: tokenizer.words))
-            }
+            read(text, into: &scratch)
+            let spellings = modelWords(&scratch, spelled: true)
             return Array(zip(scratch.model.words, spellings))
         }
     }
@@ -490,8 +502,7 @@ public final class Classifier: Sendable {
     }
 
     private func classify(_ text: String, languageHint: String?, withModel: Bool, scratch: inout Scratch) -> Classification {
-        tokenizer.tokenize(text, into: &scratch.buffer)
-        scratch.agentRegions = common.speakerLabels.agentRegions(scratch.buffer.units, fold: Self.foldWord)
+        read(text, into: &scratch)
         findMatches(&scratch)
         let (language, languages, script, presentAll) = detectLanguage(&scratch, hint: languageHint)
         var flagged = findFlags(&scratch, presentAll: presentAll)
@@ -503,10 +514,7 @@ public final class Classifier: Sendable {
                 let flag = riskModel.flags[k]
                 if flagged.contains(where: { $0.flag == flag }) { continue }
                 let word = result.word
-                let utf16 = text.utf16
-                let span = word.map { w in
-                    String(decoding: Array(utf16[utf16.index(utf16.startIndex, offsetBy: w.start)..<utf16.index(utf16.startIndex, offsetBy: w.end)]), as: UTF16.self)
-                } ?? ""
+                let span = word.map { Self.text(of: scratch.buffer.units, $0.start, $0.end) } ?? ""
                 flagged.append(Evidence(
                     flag: flag, start: word?.start ?? 0, end: word?.end ?? 0, text: span,
                     entry: "model:\(flag.rawValue)", language: language))
@@ -726,10 +734,7 @@ public final class Classifier: Sendable {
                 {
                     continue
                 }
-                if !scratch.agentRegions.isEmpty {
-                    let start = Int(tokens[span.start].start)
-                    if scratch.agentRegions.contains(where: { $0.contains(start) }) { continue }
-                }
+                if scratch.spokenByAgent(tokens[span.start].start) { continue }
                 if scratch.seen.contains(where: { $0.flag == flagNumber && $0.start == span.start && $0.end == span.end }) { continue }
                 scratch.seen.append((flagNumber, span.start, span.end))
                 let start = Int(tokens[span.start].start)

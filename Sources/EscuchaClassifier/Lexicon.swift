@@ -175,7 +175,7 @@ struct CommonRules: Sendable {
     /// Words after which a negation cue opens a condition instead ("si no pagas…").
     var conditionalWords: Set<String> = []
     /// Who speaks in a transcript written as turns ("Agent: … Caller: …").
-    var speakerLabels = SpeakerLabels(fold: Classifier.foldWord)
+    var speakerLabels = SpeakerLabels()
 
     static func parse(_ yaml: String, file: String) throws(ConfigError) -> CommonRules {
         let root = try ConfigNode.parse(yaml, file: file)
@@ -185,7 +185,7 @@ struct CommonRules: Sendable {
         }
         rules.conditionalWords = Set(root.strings("conditional_words").map { Classifier.foldWord($0) })
         if let labels = root["speaker_labels"] {
-            rules.speakerLabels = SpeakerLabels(agent: labels.strings("agent"), caller: labels.strings("caller"), fold: Classifier.foldWord)
+            rules.speakerLabels = SpeakerLabels(agent: labels.strings("agent"), caller: labels.strings("caller"))
         }
         for entry in root["precedence"]?.entries ?? [] {
             rules.precedence[FlagCode(entry.key)] = entry.value.items.compactMap(\.string).map { FlagCode($0) }

@@ -70,8 +70,6 @@ public struct RiskModel: Sendable {
     struct Word {
         /// `ByteStringTable.hash` of the folded bytes.
         var hash: UInt64
-        /// Folded bytes.
-        var length: Int
         /// The hash of the first five folded bytes when they are ASCII letters or digits,
         /// else 0 (no beginning feature).
         var prefixHash: UInt64
@@ -80,7 +78,6 @@ public struct RiskModel: Sendable {
 
         init(folded bytes: UnsafeBufferPointer<UInt8>, hash: UInt64, start: Int, end: Int) {
             self.hash = hash
-            length = bytes.count
             var prefix: UInt64 = 0
             if bytes.count > RiskModel.beginningLength {
                 let head = UnsafeBufferPointer(rebasing: bytes[..<RiskModel.beginningLength])

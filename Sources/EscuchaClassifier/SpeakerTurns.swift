@@ -10,18 +10,16 @@ struct SpeakerLabels: Sendable {
     /// The most words any label has.
     private(set) var longest = 0
 
-    init(agent: [String] = [], caller: [String] = [], fold: (String) -> String) {
+    init(agent: [String] = [], caller: [String] = []) {
         for (names, isAgent) in [(agent, true), (caller, false)] {
             for name in names {
-                let words = name.split(separator: " ").map { fold(String($0)) }.filter { !$0.isEmpty }
+                let words = name.split(separator: " ").map { Classifier.foldWord(String($0)) }.filter { !$0.isEmpty }
                 if !words.isEmpty { labels.append((words, isAgent)) }
             }
         }
         labels.sort { $0.words.count > $1.words.count }
         longest = labels.first?.words.count ?? 0
     }
-
-    var isEmpty: Bool { labels.isEmpty }
 
     /// The UTF-16 ranges of `units` the agent speaks: from an agent label to the next label of
     /// either side, or to the end.
@@ -30,7 +28,7 @@ struct SpeakerLabels: Sendable {
     /// sentence) and when a colon follows it (a number may follow the label: "Operador 2:").
     /// A text is a transcript only when it has turns of both sides: "le escribí a la
     /// línea: mi esposo me pega" or "el agente: me pidió sexo" are the person's own words.
-    func agentRegions(_ units: [UInt16], fold: (String) -> String) -> [Range<Int>] {
+    func agentRegions(_ units: [UInt16]) -> [Range<Int>] {
         guard !labels.isEmpty, units.contains(where: Self.isColon) else { return [] }
         var turns: [(start: Int, agent: Bool)] = []
         for (colon, unit) in units.enumerated() where Self.isColon(unit) {
@@ -40,7 +38,7 @@ struct SpeakerLabels: Sendable {
             // before any word is folded.
             let longestAtTurnStart = words.indices.first { Self.isTurnStart(words[$0].lowerBound, in: units) }.map { words.count - $0 }
             guard let longestAtTurnStart else { continue }
-            let folded = words.suffix(longestAtTurnStart).map { fold(String(decoding: units[$0], as: UTF16.self)) }
+            let folded = words.suffix(longestAtTurnStart).map { Classifier.foldWord(String(decoding: units[$0], as: UTF16.self)) }
             for label in labels where label.words.count <= folded.count {
                 let start = words[words.count - label.words.count].lowerBound
                 if Self.isTurnStart(start, in: units), Array(folded.suffix(label.words.count)) == label.words {

@@ -194,7 +194,7 @@ private final class LocalDays: Sendable {
         let day = Day(
             start: start, end: calendar.date(byAdding: .day, value: 1, to: start) ?? start.addingTimeInterval(86_400),
             weekday: parts.weekday ?? 1,
-            date: String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 1, parts.day ?? 1))
+            date: CivilDate.format(year: parts.year ?? 0, month: parts.month ?? 1, day: parts.day ?? 1))
         known.withLock { days in
             // Deadlines fall within weeks of now; a long-running server forgets old days.
             if days.count >= 512 { days.removeAll() }

@@ -137,18 +137,15 @@ import Testing
     @Test func theShippedModelIsTheTrainingOfTheLabelledSets() throws {
         let shipped = try String(contentsOfFile: RepositoryPaths.config + "/model/critical.json", encoding: .utf8)
         var examples: [(text: String, flags: Set<FlagCode>)] = []
-        let decoder = JSONDecoder()
-        for path in [RepositoryPaths.shared + "/eval/dev.jsonl"] + ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"].map({ RepositoryPaths.root.appendingPathComponent("Eval/probe-\($0).jsonl").path }) {
-            for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") {
-                let message = try decoder.decode(LabelledMessage.self, from: Data(line.utf8))
-                examples.append((message.text, Set(message.flags.map { FlagCode($0) })))
-            }
+        let files = RepositoryPaths.usedProbeSets.map { RepositoryPaths.probe($0.0) }
+        for path in [RepositoryPaths.shared + "/eval/dev.jsonl"] + files {
+            examples += try RepositoryPaths.labelled(path).map { ($0.text, Set($0.flags.map { FlagCode($0) })) }
         }
         var settings = RiskModel.Settings()
         settings.threshold = 0.1
         let lexiconsOnly = try Classifier.load(configDirectory: RepositoryPaths.config, riskModel: false)
         let model = lexiconsOnly.trainRiskModel(examples, flags: EvaluationReport.criticalFlags.map { FlagCode($0) }, settings: settings)
-        #expect(try model.json() == shipped, "retrain: escucha model train --threshold 0.1 ../shared/eval/dev.jsonl Eval/probe-*.jsonl")
+        #expect(try model.json() == shipped, "retrain: escucha model train --threshold 0.1 ../shared/eval/dev.jsonl Eval/probe-[a-j].jsonl")
     }
 
     @Test func theModelAddsACriticalFlagTheLexiconsMissWithItsEvidence() {

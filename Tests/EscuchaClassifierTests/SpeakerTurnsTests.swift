@@ -7,30 +7,30 @@ import Testing
 
 /// Hotline transcripts written as turns: only the caller's words raise flags (rule 7).
 @Suite struct SpeakerTurnsTests {
-    let labels = SpeakerLabels(agent: ["Agent", "Operador"], caller: ["Caller", "moun k ap rele a"], fold: Classifier.foldWord)
+    let labels = SpeakerLabels(agent: ["Agent", "Operador"], caller: ["Caller", "moun k ap rele a"])
 
     @Test func anAgentTurnLastsUntilTheNextLabel() {
         let text = "Agent: Did anyone hit you? Caller: no. Agent: ok, thanks"
         let units = Array(text.utf16)
-        let regions = labels.agentRegions(units, fold: Classifier.foldWord)
+        let regions = labels.agentRegions(units)
         let spoken = regions.map { String(decoding: units[$0], as: UTF16.self) }
         #expect(spoken == ["Agent: Did anyone hit you? ", "Agent: ok, thanks"])
     }
 
     @Test func aLabelNeedsItsColonAndTheLongestLabelWins() {
-        #expect(labels.agentRegions(Array("the agent was rude to us".utf16), fold: Classifier.foldWord).isEmpty)
-        #expect(labels.agentRegions(Array("la cita es a las 10:30 con el operador".utf16), fold: Classifier.foldWord).isEmpty)
+        #expect(labels.agentRegions(Array("the agent was rude to us".utf16)).isEmpty)
+        #expect(labels.agentRegions(Array("la cita es a las 10:30 con el operador".utf16)).isEmpty)
         // "a" ends the caller label: the agent's turn stops at "moun", not at "a".
         let text = "OPERADOR: Èske yon moun te frape w? Moun k ap rele a: non"
         let units = Array(text.utf16)
-        let regions = labels.agentRegions(units, fold: Classifier.foldWord)
+        let regions = labels.agentRegions(units)
         #expect(regions.map { String(decoding: units[$0], as: UTF16.self) } == ["OPERADOR: Èske yon moun te frape w? "])
     }
 
     @Test func turnsBeginAtLinesOrSentencesAndBothSidesSpeak() {
         func spoken(_ text: String) -> [String] {
             let units = Array(text.utf16)
-            return labels.agentRegions(units, fold: Classifier.foldWord).map { String(decoding: units[$0], as: UTF16.self) }
+            return labels.agentRegions(units).map { String(decoding: units[$0], as: UTF16.self) }
         }
         // A label inside a sentence, or a text with one side only, is the person's own words.
         #expect(spoken("Me dijo el operador: si no me acuesto con él no me da nada").isEmpty)
