@@ -495,6 +495,17 @@ public final class Classifier: Sendable {
         withScratch { classify(text, languageHint: languageHint, withModel: true, scratch: &$0) }
     }
 
+    /// The risk model's probability for each of its flags, whether or not it passes the
+    /// threshold (to study the model's errors); empty without a model.
+    public func modelProbabilities(_ text: String) -> [(flag: FlagCode, probability: Double)] {
+        guard let riskModel else { return [] }
+        return withScratch { scratch in
+            read(text, into: &scratch)
+            modelWords(&scratch)
+            return zip(riskModel.flags, riskModel.score(&scratch.model)).map { ($0, $1.probability) }
+        }
+    }
+
     /// What the lexicons alone find: `lexicon check` and the lexicons' tests must not credit
     /// an entry with a flag the model raised.
     public func classifyWithLexiconsOnly(_ text: String, languageHint: String? = nil) -> Classification {

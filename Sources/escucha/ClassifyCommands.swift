@@ -23,6 +23,9 @@ struct ClassifyCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Pretty-print a single result.")
     var pretty = false
 
+    @Flag(name: .long, help: "Add `model_scores`: the risk model's probability for each of its flags, passed or not.")
+    var modelScores = false
+
     @Argument(help: "The text to classify.")
     var text: String?
 
@@ -36,7 +39,7 @@ struct ClassifyCommand: AsyncParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         if let text {
-            let result = ClassificationOutput(id: nil, classification: classifier.classify(text))
+            let result = ClassificationOutput(id: nil, classification: classifier.classify(text), modelScores: scores(text, classifier))
             print(String(decoding: try encoder.encode(result), as: UTF8.self))
             return
         }
@@ -51,10 +54,16 @@ struct ClassifyCommand: AsyncParsableCommand {
                 continue
             }
             let id = (object["id"] as? String) ?? (object["id"] as? Int).map(String.init)
-            let result = ClassificationOutput(id: id, classification: classifier.classify(text, languageHint: object["lang"] as? String))
+            let result = ClassificationOutput(
+                id: id, classification: classifier.classify(text, languageHint: object["lang"] as? String), modelScores: scores(text, classifier))
             print(String(decoding: try encoder.encode(result), as: UTF8.self))
         }
         if failures > 0 { throw ExitCode(2) }
+    }
+
+    private func scores(_ text: String, _ classifier: Classifier) -> [String: Double]? {
+        guard modelScores else { return nil }
+        return Dictionary(uniqueKeysWithValues: classifier.modelProbabilities(text).map { ($0.flag.rawValue, ($0.probability * 10_000).rounded() / 10_000) })
     }
 }
 
@@ -62,10 +71,12 @@ struct ClassifyCommand: AsyncParsableCommand {
 struct ClassificationOutput: Encodable {
     var id: String?
     var classification: Classification
+    var modelScores: [String: Double]? = nil
 
     enum CodingKeys: String, CodingKey {
         case id, flags, type, sectors, language, languages, script, places, evidence, severity, restricted
         case classifierVersion = "classifier_version"
+        case modelScores = "model_scores"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -82,6 +93,7 @@ struct ClassificationOutput: Encodable {
         try c.encodeIfPresent(classification.severity?.rawValue, forKey: .severity)
         try c.encode(classification.restricted, forKey: .restricted)
         try c.encode(classification.classifierVersion, forKey: .classifierVersion)
+        try c.encodeIfPresent(modelScores, forKey: .modelScores)
     }
 }
 

@@ -159,4 +159,19 @@ import Testing
         }
         #expect(DevSetTests.classifier.classify("a que hora abren el comedor mañana?").flags.isEmpty)
     }
+
+    @Test func theModelsProbabilitiesAreTheOnesItFlagsBy() throws {
+        let classifier = DevSetTests.classifier
+        let model = try #require(classifier.riskModel)
+        let text = "un voluntario del albergue les da cobijas a las muchachas que le hacen favores de noche"
+        let probabilities = classifier.modelProbabilities(text)
+        #expect(probabilities.map(\.flag) == model.flags)
+        #expect(probabilities.allSatisfy { (0...1).contains($0.probability) })
+        // Whatever passes its threshold and the lexicons did not find is a flag the model raised.
+        let raised = Set(classifier.classify(text).evidence.filter { $0.entry.hasPrefix("model:") }.map(\.flag))
+        for (k, item) in probabilities.enumerated() where raised.contains(item.flag) {
+            #expect(item.probability > model.thresholds[k])
+        }
+        #expect(classifier.modelProbabilities("a que hora abren el comedor mañana?").allSatisfy { $0.probability < 0.5 })
+    }
 }
