@@ -145,7 +145,7 @@ import Testing
         settings.threshold = 0.1
         let lexiconsOnly = try Classifier.load(configDirectory: RepositoryPaths.config, riskModel: false)
         let model = lexiconsOnly.trainRiskModel(examples, flags: EvaluationReport.criticalFlags.map { FlagCode($0) }, settings: settings)
-        #expect(try model.json() == shipped, "retrain: escucha model train --threshold 0.1 ../shared/eval/dev.jsonl Eval/probe-[a-j].jsonl")
+        #expect(try model.json() == shipped, "retrain: escucha model train --threshold 0.1 ../shared/eval/dev.jsonl Eval/probe-[a-k].jsonl")
     }
 
     @Test func theModelAddsACriticalFlagTheLexiconsMissWithItsEvidence() {
