@@ -479,6 +479,23 @@ public final class Classifier: Sendable {
         }
     }
 
+    /// The lexicon entries' own examples, each text once, in file order, labelled with the
+    /// flags the lexicons find in it (an example written for one flag often shows another
+    /// too). More labelled messages for the risk model, in the wordings the lexicon writers
+    /// foresaw, so that it learns their neighbours.
+    public func lexiconExamples() -> [(text: String, flags: Set<FlagCode>)] {
+        var seen: Set<String> = []
+        var examples: [(text: String, flags: Set<FlagCode>)] = []
+        for lexicon in lexicons {
+            for entry in lexicon.flagEntries {
+                for text in entry.examples where seen.insert(text).inserted {
+                    examples.append((text, Set(classifyWithLexiconsOnly(text, languageHint: lexicon.language).flags)))
+                }
+            }
+        }
+        return examples
+    }
+
     /// Trains the risk model on labelled messages, read by this classifier's tokenizer.
     public func trainRiskModel(_ examples: [(text: String, flags: Set<FlagCode>)], flags: [FlagCode], settings: RiskModel.Settings = RiskModel.Settings())
         -> RiskModel

@@ -18,6 +18,8 @@ struct ModelCommand: AsyncParsableCommand {
                 are read as the lexicons' tokenizer reads them (SMS abbreviations expanded, an \
                 agent's turns in a transcript skipped), and the model file records those \
                 abbreviations and speaker labels: after changing either, train again. \
+                The lexicon entries' own examples join the training (labelled with the flags \
+                the lexicons find in them) unless --no-lexicon-examples. \
                 Classification then raises a critical flag the lexicons missed when its \
                 probability exceeds --threshold. Measure on a set the model was not trained on \
                 (`escucha eval --config-dir …`): on its own training files it looks better than it is.
@@ -48,6 +50,11 @@ struct ModelCommand: AsyncParsableCommand {
         @Option(help: "Passes over the training messages.")
         var epochs = RiskModel.Settings().epochs
 
+        @Flag(
+            inversion: .prefixedNo,
+            help: "Also train on the lexicon entries' own examples, labelled with the flags the lexicons find in them.")
+        var lexiconExamples = true
+
         func run() async throws {
             guard !files.isEmpty else { throw ValidationError("give at least one labelled file") }
             var examples: [(text: String, flags: Set<FlagCode>)] = []
@@ -70,12 +77,15 @@ struct ModelCommand: AsyncParsableCommand {
             settings.epochs = epochs
             // The model reads words as the classifier's tokenizer folds them.
             let classifier = try loadClassifier(config, riskModel: false)
-            let model = classifier.trainRiskModel(examples, flags: EvaluationReport.criticalFlags.map { FlagCode($0) }, settings: settings)
+            let fromLexicons = lexiconExamples ? classifier.lexiconExamples() : []
+            let model = classifier.trainRiskModel(
+                examples + fromLexicons, flags: EvaluationReport.criticalFlags.map { FlagCode($0) }, settings: settings)
             let path = out ?? config.configDirectory + "/model/critical.json"
             try FileManager.default.createDirectory(
                 atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try model.json().write(toFile: path, atomically: true, encoding: .utf8)
-            print("trained on \(examples.count) messages from \(files.count) file(s); wrote \(path)")
+            let extra = lexiconExamples ? " and \(fromLexicons.count) lexicon examples" : ""
+            print("trained on \(examples.count) messages from \(files.count) file(s)\(extra); wrote \(path)")
         }
     }
 }

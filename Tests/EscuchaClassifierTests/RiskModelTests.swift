@@ -142,10 +142,11 @@ import Testing
             examples += try RepositoryPaths.labelled(path).map { ($0.text, Set($0.flags.map { FlagCode($0) })) }
         }
         var settings = RiskModel.Settings()
-        settings.threshold = 0.1
+        settings.threshold = 0.12
         let lexiconsOnly = try Classifier.load(configDirectory: RepositoryPaths.config, riskModel: false)
-        let model = lexiconsOnly.trainRiskModel(examples, flags: EvaluationReport.criticalFlags.map { FlagCode($0) }, settings: settings)
-        #expect(try model.json() == shipped, "retrain: escucha model train --threshold 0.1 ../shared/eval/dev.jsonl Eval/probe-[a-k].jsonl")
+        let model = lexiconsOnly.trainRiskModel(
+            examples + lexiconsOnly.lexiconExamples(), flags: EvaluationReport.criticalFlags.map { FlagCode($0) }, settings: settings)
+        #expect(try model.json() == shipped, "retrain: escucha model train --threshold 0.12 ../shared/eval/dev.jsonl Eval/probe-[a-l].jsonl")
     }
 
     @Test func theModelAddsACriticalFlagTheLexiconsMissWithItsEvidence() {
@@ -173,5 +174,22 @@ import Testing
             #expect(item.probability > model.thresholds[k])
         }
         #expect(classifier.modelProbabilities("a que hora abren el comedor mañana?").allSatisfy { $0.probability < 0.5 })
+    }
+
+    @Test func lexiconExamplesAreLabelledWithWhatTheLexiconsFindInThem() throws {
+        let lexiconsOnly = try Classifier.load(configDirectory: RepositoryPaths.config, riskModel: false)
+        let examples = lexiconsOnly.lexiconExamples()
+        #expect(Set(examples.map(\.text)).count == examples.count, "each text once")
+        var flagsOfText: [String: Set<FlagCode>] = [:]
+        for lexicon in lexiconsOnly.lexicons {
+            for entry in lexicon.flagEntries { for text in entry.examples { flagsOfText[text, default: []].insert(entry.flag) } }
+        }
+        #expect(examples.count == flagsOfText.count)
+        for example in examples {
+            // Every flag whose entries list the text (`lexicon check` makes each match), and
+            // whatever else the lexicons find in it.
+            #expect(flagsOfText[example.text, default: []].isSubset(of: example.flags), "\(example.text)")
+        }
+        #expect(examples.contains { $0.flags.count > 1 })
     }
 }
