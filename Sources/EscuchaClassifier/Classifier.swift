@@ -538,7 +538,7 @@ public final class Classifier: Sendable {
             // The model only adds: what the lexicons found keeps its evidence.
             // The model reads the tokenizer's words, the caller's only.
             modelWords(&scratch)
-            for (k, result) in riskModel.score(&scratch.model).enumerated() where result.probability > riskModel.thresholds[k] {
+            for (k, result) in riskModel.score(&scratch.model).enumerated() where result.raised {
                 let flag = riskModel.flags[k]
                 if flagged.contains(where: { $0.flag == flag }) { continue }
                 let word = result.word

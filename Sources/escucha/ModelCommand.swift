@@ -50,6 +50,12 @@ struct ModelCommand: AsyncParsableCommand {
         @Option(help: "Passes over the training messages.")
         var epochs = RiskModel.Settings().epochs
 
+        @Option(help: "Messages of fewer words than this are thin evidence (0: no such rule) …")
+        var shortMessageWords = RiskModel.Settings().shortMessageWords
+
+        @Option(help: "… and need at least this probability for a flag.")
+        var shortMessageThreshold = RiskModel.Settings().shortMessageThreshold
+
         @Flag(
             inversion: .prefixedNo,
             help: "Also train on the lexicon entries' own examples, labelled with the flags the lexicons find in them.")
@@ -75,6 +81,8 @@ struct ModelCommand: AsyncParsableCommand {
             settings.l2 = l2
             settings.minimumCount = minCount
             settings.epochs = epochs
+            settings.shortMessageWords = shortMessageWords
+            settings.shortMessageThreshold = shortMessageThreshold
             // The model reads words as the classifier's tokenizer folds them.
             let classifier = try loadClassifier(config, riskModel: false)
             let fromLexicons = lexiconExamples ? classifier.lexiconExamples() : []

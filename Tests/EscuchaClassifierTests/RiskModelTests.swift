@@ -85,7 +85,9 @@ import Testing
         let strictResult = loaded.score(&scratch)[0]
         var relaxed = RiskModel.Scratch()
         relaxed.words = scratch.words
-        let plainResult = Self.classifier.trainRiskModel(Self.examples, flags: flags).score(&relaxed)[0]
+        var noShortRule = RiskModel.Settings()
+        noShortRule.shortMessageWords = 0
+        let plainResult = Self.classifier.trainRiskModel(Self.examples, flags: flags, settings: noShortRule).score(&relaxed)[0]
         #expect(plainResult.probability > 0.1 && plainResult.word != nil)
         #expect(strictResult.probability < 0.999 && strictResult.word == nil)
         // Without a threshold of its own the flag uses the model's, and the file has no such key.
@@ -94,6 +96,35 @@ import Testing
         #expect(plain.thresholds == [plain.threshold])
         let stray = #"{"bias":[0],"features":2,"flagThresholds":{"protection.gbv":0.5},"flags":["protection.self_harm"],"threshold":0.1,"weights":{}}"#
         #expect(throws: ConfigError.self) { try RiskModel.parse(stray, file: "critical.json", taxonomy: taxonomy) }
+    }
+
+    @Test func aShortMessageNeedsTheHigherThreshold() throws {
+        let flags: [FlagCode] = ["misconduct.sexual_exploitation"]
+        var settings = RiskModel.Settings()
+        settings.threshold = 0.1
+        settings.shortMessageWords = 0
+        let open = Self.classifier.trainRiskModel(Self.examples, flags: flags, settings: settings)
+        #expect(!(try open.json()).contains("shortMessage"))
+        settings.shortMessageWords = 20
+        settings.shortMessageThreshold = 0.999
+        let taxonomy = try Taxonomy.load(path: RepositoryPaths.config + "/taxonomy.yaml")
+        let guarded = try RiskModel.parse(
+            try Self.classifier.trainRiskModel(Self.examples, flags: flags, settings: settings).json(), file: "critical.json", taxonomy: taxonomy)
+        #expect(guarded.shortMessageWords == 20 && guarded.shortMessageThreshold == 0.999)
+        func result(_ model: RiskModel, _ text: String) -> (probability: Double, raised: Bool) {
+            var scratch = RiskModel.Scratch()
+            scratch.words = Self.classifier.modelWords(of: text).map(\.word)
+            let first = model.score(&scratch)[0]
+            return (first.probability, first.raised)
+        }
+        // Ten words, then the same with words the model does not know: the same probability.
+        let short = "el voluntario quiere que vaya a su casa de noche"
+        let long = short + " lorem ipsum dolor sit amet consectetur adipiscing elit sed eiusmod tempor incididunt ut labore"
+        #expect(result(open, short).probability == result(open, long).probability)
+        #expect(result(open, short).probability > 0.1 && result(open, short).raised)
+        #expect(result(guarded, short).probability == result(open, short).probability, "the rule changes no weight")
+        #expect(!result(guarded, short).raised, "under 20 words the flag needs 0.999")
+        #expect(result(guarded, long).raised, "from 20 words the model's own threshold")
     }
 
     @Test func aModelTrainedUnderOtherAbbreviationsIsRefused() throws {
@@ -146,7 +177,7 @@ import Testing
         let lexiconsOnly = try Classifier.load(configDirectory: RepositoryPaths.config, riskModel: false)
         let model = lexiconsOnly.trainRiskModel(
             examples + lexiconsOnly.lexiconExamples(), flags: EvaluationReport.criticalFlags.map { FlagCode($0) }, settings: settings)
-        #expect(try model.json() == shipped, "retrain: escucha model train --threshold 0.12 ../shared/eval/dev.jsonl Eval/probe-[a-l].jsonl")
+        #expect(try model.json() == shipped, "retrain: escucha model train --threshold 0.12 ../shared/eval/dev.jsonl Eval/probe-[a-m].jsonl")
     }
 
     @Test func theModelAddsACriticalFlagTheLexiconsMissWithItsEvidence() {
