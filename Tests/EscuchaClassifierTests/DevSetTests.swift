@@ -25,7 +25,7 @@ enum RepositoryPaths {
         ("probe-a.jsonl", 300), ("probe-b.jsonl", 220), ("probe-c.jsonl", 200), ("probe-d.jsonl", 260), ("probe-e.jsonl", 240),
         ("probe-f.jsonl", 250), ("probe-g.jsonl", 250), ("probe-h.jsonl", 250), ("probe-i.jsonl", 250), ("probe-j.jsonl", 250),
         ("probe-k.jsonl", 250), ("probe-l.jsonl", 250), ("probe-m.jsonl", 250),
-        ("probe-n.jsonl", 250), ("probe-o.jsonl", 250),
+        ("probe-n.jsonl", 250), ("probe-o.jsonl", 250), ("probe-p.jsonl", 250), ("probe-q.jsonl", 250), ("probe-r.jsonl", 250),
     ]
 
     static func probe(_ file: String) -> String { root.appendingPathComponent("Eval/" + file).path }

@@ -177,7 +177,7 @@ import Testing
         let lexiconsOnly = try Classifier.load(configDirectory: RepositoryPaths.config, riskModel: false)
         let model = lexiconsOnly.trainRiskModel(
             examples + lexiconsOnly.lexiconExamples(), flags: EvaluationReport.criticalFlags.map { FlagCode($0) }, settings: settings)
-        #expect(try model.json() == shipped, "retrain: escucha model train --threshold 0.12 ../shared/eval/dev.jsonl Eval/probe-[a-o].jsonl")
+        #expect(try model.json() == shipped, "retrain: escucha model train --threshold 0.12 ../shared/eval/dev.jsonl Eval/probe-[a-r].jsonl")
     }
 
     @Test func theModelAddsACriticalFlagTheLexiconsMissWithItsEvidence() {
