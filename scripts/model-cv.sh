@@ -3,6 +3,8 @@
 # the others (and the shared development set), then `escucha eval` the held-out set with the
 # current lexicons. Prints one line a set: micro-F1, critical recall, false alarms.
 # Extra `model train` options go in MODEL_ARGS, e.g. MODEL_ARGS="--l2 0.01 --threshold 0.15".
+# MODEL_ARGS defaults to --no-lexicon-examples: the lexicons' examples were written from the
+# probe sets' misses, so training on them would leak the held-out set into its own model.
 #   scripts/model-cv.sh Eval/probe-a.jsonl Eval/probe-b.jsonl Eval/probe-c.jsonl
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -15,7 +17,7 @@ for held in "$@"; do
     training=("$dev")
     for other in "$@"; do [ "$other" != "$held" ] && training+=("$other"); done
     # shellcheck disable=SC2086
-    "$escucha" model train --config-dir "$work/config" ${MODEL_ARGS:-} --out "$work/config/model/critical.json" "${training[@]}" >/dev/null
+    "$escucha" model train --config-dir "$work/config" ${MODEL_ARGS---no-lexicon-examples} --out "$work/config/model/critical.json" "${training[@]}" >/dev/null
     "$escucha" eval --config-dir "$work/config" --quiet "$held" | awk -v set="$(basename "$held")" '
         /^micro:/ { f1 = $NF }
         /^critical-flag recall:/ { crit = $NF }

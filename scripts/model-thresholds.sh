@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Where should the risk model's threshold sit? For each labelled set given, classifies it
 # once with `--model-scores` and prints micro-F1 / critical recall / false alarms on
-# flag-free messages at each threshold (THRESHOLDS env, default 0.1 to 0.3), then the same
-# over all sets together. Only meaningful on sets the model was not trained on.
+# flag-free messages at each threshold (THRESHOLDS env, default 0.1 to 0.3 with the shipped
+# one), then the same over all sets together. Each column applies that one threshold to
+# every flag (a flag's own threshold from --flag-threshold is not varied) and keeps the
+# model file's short-message rule (a message of fewer words than it names needs its
+# probability); SHORT_WORDS and SHORT_THRESHOLD override the rule. Only meaningful on sets
+# the model was not trained on.
 #   scripts/model-thresholds.sh Eval/probe-k.jsonl
 set -euo pipefail
+if [ $# -eq 0 ]; then
+    echo "usage: scripts/model-thresholds.sh LABELLED.jsonl…  (sets the model was not trained on)" >&2
+    exit 2
+fi
 here="$(cd "$(dirname "$0")/.." && pwd)"
 escucha="${ESCUCHA:-$here/.build/release/escucha}"
 config="${CONFIG_DIR:-$here/Config}"
@@ -16,11 +24,24 @@ for set in "$@"; do
     "$escucha" classify --config-dir "$config" --model-scores --file "$set" > "$out"
     pairs+=("$set=$out")
 done
-THRESHOLDS="${THRESHOLDS:-0.1 0.15 0.2 0.25 0.3}" python3 - "${pairs[@]}" <<'PY'
+MODEL="$config/model/critical.json" THRESHOLDS="${THRESHOLDS:-}" SHORT_WORDS="${SHORT_WORDS:-}" SHORT_THRESHOLD="${SHORT_THRESHOLD:-}" \
+python3 - "${pairs[@]}" <<'PY'
 import json, os, sys
-critical = {"protection.gbv", "protection.trafficking", "protection.child_at_risk",
-            "protection.self_harm", "protection.medical_emergency", "misconduct.sexual_exploitation"}
-thresholds = [float(t) for t in os.environ["THRESHOLDS"].split()]
+model = json.load(open(os.environ["MODEL"]))
+shipped = model["threshold"]
+own = model.get("flagThresholds", {})
+rule = model.get("shortMessage", {"words": 0, "threshold": 0})
+short_words = int(os.environ["SHORT_WORDS"] or rule["words"])
+short_threshold = float(os.environ["SHORT_THRESHOLD"] or rule["threshold"])
+same_rule = short_words == rule["words"] and short_threshold == rule["threshold"]
+thresholds = [float(t) for t in os.environ["THRESHOLDS"].split()] or sorted({0.1, 0.15, 0.2, 0.25, 0.3, shipped})
+critical = set(model["flags"])
+
+def raised(scores, flag, threshold):
+    bar = own.get(flag, threshold)
+    if scores["words"] < short_words:
+        bar = max(bar, short_threshold)
+    return scores["probabilities"][flag] > bar
 
 def rows(gold_path, out_path):
     gold = {}
@@ -30,13 +51,17 @@ def rows(gold_path, out_path):
             gold[item["id"]] = set(item["flags"])
     for line in open(out_path):
         result = json.loads(line)
+        scores = result["model_scores"]
         lexicons = {e["flag"] for e in result["evidence"] if not e["entry"].startswith("model:")}
-        yield gold[result["id"]], lexicons, result.get("model_scores", {})
+        # At the shipped settings this must be what classify itself decided.
+        if same_rule and {f for f in critical if raised(scores, f, shipped)} != set(scores["raised"]):
+            sys.exit(f"{result['id']}: the script disagrees with classify about the model's flags")
+        yield gold[result["id"]], lexicons, scores
 
 def score(items, threshold):
     tp = fp = fn = ctp = cfn = alarms = free = 0
     for gold, lexicons, scores in items:
-        predicted = lexicons | {flag for flag, p in scores.items() if p > threshold}
+        predicted = lexicons | {f for f in critical if raised(scores, f, threshold)}
         tp += len(predicted & gold); fp += len(predicted - gold); fn += len(gold - predicted)
         ctp += len(predicted & gold & critical); cfn += len((gold - predicted) & critical)
         if not gold:
@@ -48,7 +73,8 @@ def score(items, threshold):
 sets = [(pair.split("=", 1)[0], list(rows(*pair.split("=", 1)))) for pair in sys.argv[1:]]
 if len(sets) > 1:
     sets.append(("all", [row for _, items in sets for row in items]))
-print("micro-F1 / critical recall / false alarms on flag-free messages")
+print(f"micro-F1 / critical recall / false alarms on flag-free messages; shipped threshold {shipped:g}, "
+      f"short messages (< {short_words} words) need {short_threshold:g}")
 print("| set | " + " | ".join(f"{t:g}" for t in thresholds) + " |")
 print("|---|" + "---|" * len(thresholds))
 for name, items in sets:

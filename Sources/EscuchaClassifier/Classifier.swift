@@ -496,6 +496,17 @@ public final class Classifier: Sendable {
         return examples
     }
 
+    /// What `escucha model train` learns from: the labelled messages, then the lexicon
+    /// examples (``lexiconExamples()``) that are not among them, unless `lexiconExamples` is
+    /// false. A text both labelled and a lexicon example is counted once, with its label.
+    public func riskModelTrainingSet(_ labelled: [(text: String, flags: Set<FlagCode>)], lexiconExamples: Bool = true)
+        -> [(text: String, flags: Set<FlagCode>)]
+    {
+        guard lexiconExamples else { return labelled }
+        let labelledTexts = Set(labelled.map(\.text))
+        return labelled + self.lexiconExamples().filter { !labelledTexts.contains($0.text) }
+    }
+
     /// Trains the risk model on labelled messages, read by this classifier's tokenizer.
     public func trainRiskModel(_ examples: [(text: String, flags: Set<FlagCode>)], flags: [FlagCode], settings: RiskModel.Settings = RiskModel.Settings())
         -> RiskModel
@@ -512,14 +523,26 @@ public final class Classifier: Sendable {
         withScratch { classify(text, languageHint: languageHint, withModel: true, scratch: &$0) }
     }
 
-    /// The risk model's probability for each of its flags, whether or not it passes the
-    /// threshold (to study the model's errors); empty without a model.
-    public func modelProbabilities(_ text: String) -> [(flag: FlagCode, probability: Double)] {
-        guard let riskModel else { return [] }
+    /// What the risk model makes of a message, to study its errors and its thresholds.
+    public struct ModelScores: Sendable {
+        /// The words the model read (outside an agent's turns, abbreviations expanded), which
+        /// decide whether its short-message rule applies.
+        public var words: Int
+        /// Each of the model's flags with its probability and whether the model raises it
+        /// (whether or not the lexicons found it too).
+        public var flags: [(flag: FlagCode, probability: Double, raised: Bool)]
+    }
+
+    /// The risk model's view of `text`; `nil` without a model.
+    public func modelScores(_ text: String) -> ModelScores? {
+        guard let riskModel else { return nil }
         return withScratch { scratch in
             read(text, into: &scratch)
             modelWords(&scratch)
-            return zip(riskModel.flags, riskModel.score(&scratch.model)).map { ($0, $1.probability) }
+            let results = riskModel.score(&scratch.model)
+            return ModelScores(
+                words: scratch.model.words.count,
+                flags: zip(riskModel.flags, results).map { ($0, $1.probability, $1.raised) })
         }
     }
 

@@ -14,14 +14,17 @@ public struct RiskModel: Sendable {
     /// The flags the model may raise, in the order of each feature's weights.
     public let flags: [FlagCode]
     public let bias: [Double]
-    /// A flag is raised when its probability exceeds this, unless `flagThresholds` names it.
+    /// A flag is raised when its probability exceeds this, unless `flagThresholds` names it
+    /// (and, in a short message, `shortMessageThreshold` if that is higher).
     public let threshold: Double
     /// Thresholds of their own for some flags.
     public let flagThresholds: [FlagCode: Double]
     /// The threshold of each of ``flags``, in order.
     let thresholds: [Double]
     /// A message of fewer words than this is thin evidence: a flag needs at least
-    /// `shortMessageThreshold` there. 0: no such rule.
+    /// `shortMessageThreshold` there. 0: no such rule. The words are those the model reads:
+    /// the tokenizer's words outside an agent's turns, an SMS abbreviation counted as the
+    /// words of its expansion, emoji and punctuation not counted.
     public let shortMessageWords: Int
     public let shortMessageThreshold: Double
     /// ``Classifier/modelWordsFingerprint`` of the classifier it was trained with.
@@ -182,8 +185,9 @@ public struct RiskModel: Sendable {
     }
 
     /// The probability of each of ``flags`` for the message whose words are in
-    /// `scratch.words`, and for each flag above the threshold the word that weighs most for
-    /// it.
+    /// `scratch.words`, whether the flag is raised (above its threshold, or above
+    /// `shortMessageThreshold` too in a short message), and for a raised flag the word that
+    /// weighs most for it.
     func score(_ scratch: inout Scratch) -> [(probability: Double, raised: Bool, word: Word?)] {
         let count = flags.count
         if scratch.rowStamp.count != features.count { scratch.rowStamp = [UInt32](repeating: 0, count: features.count) }
@@ -364,6 +368,14 @@ public struct RiskModel: Sendable {
         }
         for flag in stored.flags where taxonomy.flag(FlagCode(flag)) == nil {
             throw ConfigError(file: file, line: nil, message: "the model knows flag '\(flag)', which taxonomy.yaml does not; train it again")
+        }
+        guard Set(stored.flags).count == stored.flags.count else {
+            throw ConfigError(file: file, line: nil, message: "the model lists a flag twice; train it again")
+        }
+        if let short = stored.shortMessage, short.words < 0 || !(0...1).contains(short.threshold) {
+            throw ConfigError(
+                file: file, line: nil,
+                message: "the short-message rule (\(short.words) words, \(short.threshold)) needs a word count of 0 or more and a probability; train it again")
         }
         guard stored.bias.count == stored.flags.count, stored.weights.values.allSatisfy({ $0.count == stored.flags.count }) else {
             throw ConfigError(file: file, line: nil, message: "the model's weights do not match its flags; train it again")

@@ -12,7 +12,9 @@ struct ClassifyCommand: AsyncParsableCommand {
             With a text argument, prints one JSON object. With --file, reads JSON Lines with a \
             `text` field (and `id` if present) and writes one JSON object a line with id, flags, \
             type, sectors, language, languages, places, evidence, severity and restricted.
-            Evidence offsets are UTF-16 code units into the text.
+            Evidence offsets are UTF-16 code units into the text. With --model-scores each \
+            object also has `model_scores`: the words the risk model read, its probability \
+            for each of its flags and the flags it raises (scripts/model-thresholds.sh reads it).
             """)
 
     @OptionGroup var config: ConfigOptions
@@ -23,7 +25,9 @@ struct ClassifyCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Pretty-print a single result.")
     var pretty = false
 
-    @Flag(name: .long, help: "Add `model_scores`: the risk model's probability for each of its flags, passed or not.")
+    @Flag(
+        name: .long,
+        help: "Add `model_scores`: the words the risk model read, its probability for each of its flags and the flags it raises.")
     var modelScores = false
 
     @Argument(help: "The text to classify.")
@@ -61,17 +65,29 @@ struct ClassifyCommand: AsyncParsableCommand {
         if failures > 0 { throw ExitCode(2) }
     }
 
-    private func scores(_ text: String, _ classifier: Classifier) -> [String: Double]? {
-        guard modelScores else { return nil }
-        return Dictionary(uniqueKeysWithValues: classifier.modelProbabilities(text).map { ($0.flag.rawValue, ($0.probability * 10_000).rounded() / 10_000) })
+    private func scores(_ text: String, _ classifier: Classifier) -> ModelScoresOutput? {
+        guard modelScores, let scores = classifier.modelScores(text) else { return nil }
+        return ModelScoresOutput(
+            words: scores.words,
+            probabilities: Dictionary(scores.flags.map { ($0.flag.rawValue, $0.probability) }, uniquingKeysWith: { first, _ in first }),
+            raised: scores.flags.filter(\.raised).map(\.flag.rawValue))
     }
+}
+
+/// `model_scores` of `escucha classify --model-scores`.
+struct ModelScoresOutput: Encodable {
+    /// The words the model read (its short-message rule counts these).
+    var words: Int
+    var probabilities: [String: Double]
+    /// The flags the model raises, whether or not the lexicons found them too.
+    var raised: [String]
 }
 
 /// The JSON shape `escucha classify` prints.
 struct ClassificationOutput: Encodable {
     var id: String?
     var classification: Classification
-    var modelScores: [String: Double]? = nil
+    var modelScores: ModelScoresOutput? = nil
 
     enum CodingKeys: String, CodingKey {
         case id, flags, type, sectors, language, languages, script, places, evidence, severity, restricted

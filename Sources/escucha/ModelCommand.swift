@@ -19,10 +19,13 @@ struct ModelCommand: AsyncParsableCommand {
                 agent's turns in a transcript skipped), and the model file records those \
                 abbreviations and speaker labels: after changing either, train again. \
                 The lexicon entries' own examples join the training (labelled with the flags \
-                the lexicons find in them) unless --no-lexicon-examples. \
-                Classification then raises a critical flag the lexicons missed when its \
-                probability exceeds --threshold. Measure on a set the model was not trained on \
-                (`escucha eval --config-dir …`): on its own training files it looks better than it is.
+                the lexicons find in them; an example that is also a labelled message keeps \
+                its label) unless --no-lexicon-examples, so a lexicon change needs a retraining \
+                too. Classification then raises a critical flag the lexicons missed when its \
+                probability exceeds --threshold, or --short-message-threshold in a message of \
+                fewer than --short-message-words words. Measure on a set the model was not \
+                trained on (`escucha eval --config-dir …`): on its own training files it looks \
+                better than it is, and lexicon examples written from a set's misses resemble it.
                 """)
 
         @OptionGroup var config: ConfigOptions
@@ -50,10 +53,10 @@ struct ModelCommand: AsyncParsableCommand {
         @Option(help: "Passes over the training messages.")
         var epochs = RiskModel.Settings().epochs
 
-        @Option(help: "Messages of fewer words than this are thin evidence (0: no such rule) …")
+        @Option(help: "A message with fewer words than this (those the model reads: outside an agent's turns) needs --short-message-threshold for a flag; 0 turns the rule off.")
         var shortMessageWords = RiskModel.Settings().shortMessageWords
 
-        @Option(help: "… and need at least this probability for a flag.")
+        @Option(help: "The probability a flag needs in a message shorter than --short-message-words.")
         var shortMessageThreshold = RiskModel.Settings().shortMessageThreshold
 
         @Flag(
@@ -81,18 +84,20 @@ struct ModelCommand: AsyncParsableCommand {
             settings.l2 = l2
             settings.minimumCount = minCount
             settings.epochs = epochs
+            guard shortMessageWords >= 0, (0...1).contains(shortMessageThreshold) else {
+                throw ValidationError("--short-message-words needs 0 or more and --short-message-threshold a probability from 0 to 1")
+            }
             settings.shortMessageWords = shortMessageWords
             settings.shortMessageThreshold = shortMessageThreshold
             // The model reads words as the classifier's tokenizer folds them.
             let classifier = try loadClassifier(config, riskModel: false)
-            let fromLexicons = lexiconExamples ? classifier.lexiconExamples() : []
-            let model = classifier.trainRiskModel(
-                examples + fromLexicons, flags: EvaluationReport.criticalFlags.map { FlagCode($0) }, settings: settings)
+            let training = classifier.riskModelTrainingSet(examples, lexiconExamples: lexiconExamples)
+            let model = classifier.trainRiskModel(training, flags: EvaluationReport.criticalFlags.map { FlagCode($0) }, settings: settings)
             let path = out ?? config.configDirectory + "/model/critical.json"
             try FileManager.default.createDirectory(
                 atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try model.json().write(toFile: path, atomically: true, encoding: .utf8)
-            let extra = lexiconExamples ? " and \(fromLexicons.count) lexicon examples" : ""
+            let extra = lexiconExamples ? " and \(training.count - examples.count) lexicon examples" : ""
             print("trained on \(examples.count) messages from \(files.count) file(s)\(extra); wrote \(path)")
         }
     }

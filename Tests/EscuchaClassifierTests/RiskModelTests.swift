@@ -79,7 +79,7 @@ import Testing
         let loaded = try RiskModel.parse(try strict.json(), file: "critical.json", taxonomy: taxonomy)
         #expect(loaded.flagThresholds == ["misconduct.sexual_exploitation": 0.999])
         #expect(loaded.thresholds == [0.999])
-        // Scoring uses it: above the model's 0.1 but under the flag's own, no word is named.
+        // Scoring uses it: above the model's threshold but under the flag's own, no word is named.
         var scratch = RiskModel.Scratch()
         scratch.words = Self.classifier.modelWords(of: "el voluntario quiere que vaya a su casa de noche").map(\.word)
         let strictResult = loaded.score(&scratch)[0]
@@ -125,6 +125,20 @@ import Testing
         #expect(result(guarded, short).probability == result(open, short).probability, "the rule changes no weight")
         #expect(!result(guarded, short).raised, "under 20 words the flag needs 0.999")
         #expect(result(guarded, long).raised, "from 20 words the model's own threshold")
+        // The boundary: 19 words are short, 20 are not; an agent's turn is not counted.
+        let filler = ["uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez"].map { "zq\($0)" }
+        let nineteen = short + " " + filler.prefix(9).joined(separator: " ")
+        let twenty = short + " " + filler.joined(separator: " ")
+        #expect(Self.classifier.modelWords(of: nineteen).count == 19 && Self.classifier.modelWords(of: twenty).count == 20)
+        #expect(!result(guarded, nineteen).raised && result(guarded, twenty).raised)
+        let transcript = "Agente: " + filler.joined(separator: " ") + "\nLlamante: " + short
+        #expect(!result(guarded, transcript).raised, "the agent's words do not make the caller's message long")
+        // A file without the rule (written before it existed) loads without it.
+        let older = try RiskModel.parse(try open.json(), file: "critical.json", taxonomy: taxonomy)
+        #expect(older.shortMessageWords == 0)
+        let broken = try open.json().replacingOccurrences(of: #""threshold":0.1"#, with: #""shortMessage":{"threshold":7,"words":20},"threshold":0.1"#)
+        #expect(broken != (try open.json()))
+        #expect(throws: ConfigError.self) { try RiskModel.parse(broken, file: "critical.json", taxonomy: taxonomy) }
     }
 
     @Test func aModelTrainedUnderOtherAbbreviationsIsRefused() throws {
@@ -163,8 +177,9 @@ import Testing
         }
     }
 
-    /// The shipped model is what `escucha model train` makes of the labelled sets it names:
-    /// retraining gives the same bytes, so the file cannot drift from its data unnoticed.
+    /// The shipped model is what `escucha model train` makes, with its default settings, of
+    /// the labelled sets it names and the lexicons' examples: retraining gives the same bytes,
+    /// so the file cannot drift from its data unnoticed.
     @Test func theShippedModelIsTheTrainingOfTheLabelledSets() throws {
         let shipped = try String(contentsOfFile: RepositoryPaths.config + "/model/critical.json", encoding: .utf8)
         var examples: [(text: String, flags: Set<FlagCode>)] = []
@@ -172,12 +187,11 @@ import Testing
         for path in [RepositoryPaths.shared + "/eval/dev.jsonl"] + files {
             examples += try RepositoryPaths.labelled(path).map { ($0.text, Set($0.flags.map { FlagCode($0) })) }
         }
-        var settings = RiskModel.Settings()
-        settings.threshold = 0.12
         let lexiconsOnly = try Classifier.load(configDirectory: RepositoryPaths.config, riskModel: false)
-        let model = lexiconsOnly.trainRiskModel(
-            examples + lexiconsOnly.lexiconExamples(), flags: EvaluationReport.criticalFlags.map { FlagCode($0) }, settings: settings)
-        #expect(try model.json() == shipped, "retrain: escucha model train --threshold 0.12 ../shared/eval/dev.jsonl Eval/probe-[a-r].jsonl")
+        let model = lexiconsOnly.trainRiskModel(lexiconsOnly.riskModelTrainingSet(examples), flags: EvaluationReport.criticalFlags.map { FlagCode($0) })
+        #expect(
+            try model.json() == shipped,
+            "after a change to the labelled sets or the lexicons (their examples train the model too), retrain: escucha model train ../shared/eval/dev.jsonl Eval/probe-[a-r].jsonl")
     }
 
     @Test func theModelAddsACriticalFlagTheLexiconsMissWithItsEvidence() {
@@ -192,19 +206,38 @@ import Testing
         #expect(DevSetTests.classifier.classify("a que hora abren el comedor mañana?").flags.isEmpty)
     }
 
-    @Test func theModelsProbabilitiesAreTheOnesItFlagsBy() throws {
+    @Test func theModelsScoresAreTheOnesItFlagsBy() throws {
         let classifier = DevSetTests.classifier
         let model = try #require(classifier.riskModel)
-        let text = "un voluntario del albergue les da cobijas a las muchachas que le hacen favores de noche"
-        let probabilities = classifier.modelProbabilities(text)
-        #expect(probabilities.map(\.flag) == model.flags)
-        #expect(probabilities.allSatisfy { (0...1).contains($0.probability) })
-        // Whatever passes its threshold and the lexicons did not find is a flag the model raised.
-        let raised = Set(classifier.classify(text).evidence.filter { $0.entry.hasPrefix("model:") }.map(\.flag))
-        for (k, item) in probabilities.enumerated() where raised.contains(item.flag) {
-            #expect(item.probability > model.thresholds[k])
+        var modelFlagged = 0
+        for message in try RepositoryPaths.labelled(RepositoryPaths.probe("probe-a.jsonl")) {
+            let scores = try #require(classifier.modelScores(message.text))
+            #expect(scores.flags.map(\.flag) == model.flags)
+            #expect(scores.flags.allSatisfy { (0...1).contains($0.probability) })
+            // The flags the model raises and the lexicons missed are the model's evidence.
+            let lexicons = Set(classifier.classifyWithLexiconsOnly(message.text).flags)
+            let byModel = Set(classifier.classify(message.text).evidence.filter { $0.entry.hasPrefix("model:") }.map(\.flag))
+            #expect(Set(scores.flags.filter(\.raised).map(\.flag)).subtracting(lexicons) == byModel, "\(message.id)")
+            for item in scores.flags where item.raised {
+                let k = try #require(model.flags.firstIndex(of: item.flag))
+                let bar = scores.words < model.shortMessageWords ? max(model.thresholds[k], model.shortMessageThreshold) : model.thresholds[k]
+                #expect(item.probability > bar, "\(message.id) \(item.flag)")
+            }
+            if !byModel.isEmpty { modelFlagged += 1 }
         }
-        #expect(classifier.modelProbabilities("a que hora abren el comedor mañana?").allSatisfy { $0.probability < 0.5 })
+        #expect(modelFlagged > 0, "the set has messages only the model flags")
+        #expect(try #require(classifier.modelScores("a que hora abren el comedor mañana?")).flags.allSatisfy { !$0.raised })
+    }
+
+    @Test func aLabelledMessageThatIsAlsoALexiconExampleKeepsItsLabel() throws {
+        let lexiconsOnly = try Classifier.load(configDirectory: RepositoryPaths.config, riskModel: false)
+        let example = try #require(lexiconsOnly.lexiconExamples().first { !$0.flags.isEmpty })
+        let labelled: [(text: String, flags: Set<FlagCode>)] = [(example.text, []), ("gracias por todo", [])]
+        let training = lexiconsOnly.riskModelTrainingSet(labelled)
+        #expect(training.filter { $0.text == example.text }.count == 1)
+        #expect(training.first { $0.text == example.text }?.flags == [])
+        #expect(training.count == labelled.count + lexiconsOnly.lexiconExamples().count - 1)
+        #expect(lexiconsOnly.riskModelTrainingSet(labelled, lexiconExamples: false).count == 2)
     }
 
     @Test func lexiconExamplesAreLabelledWithWhatTheLexiconsFindInThem() throws {
