@@ -26,7 +26,7 @@ enum RepositoryPaths {
         ("probe-f.jsonl", 250), ("probe-g.jsonl", 250), ("probe-h.jsonl", 250), ("probe-i.jsonl", 250), ("probe-j.jsonl", 250),
         ("probe-k.jsonl", 250), ("probe-l.jsonl", 250), ("probe-m.jsonl", 250),
         ("probe-n.jsonl", 250), ("probe-o.jsonl", 250), ("probe-p.jsonl", 250), ("probe-q.jsonl", 250), ("probe-r.jsonl", 250),
-        ("probe-s.jsonl", 250), ("probe-t.jsonl", 250),
+        ("probe-s.jsonl", 250), ("probe-t.jsonl", 250), ("probe-u.jsonl", 250), ("probe-v.jsonl", 250),
     ]
 
     static func probe(_ file: String) -> String { root.appendingPathComponent("Eval/" + file).path }
