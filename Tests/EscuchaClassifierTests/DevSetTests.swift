@@ -27,7 +27,7 @@ enum RepositoryPaths {
         ("probe-k.jsonl", 250), ("probe-l.jsonl", 250), ("probe-m.jsonl", 250),
         ("probe-n.jsonl", 250), ("probe-o.jsonl", 250), ("probe-p.jsonl", 250), ("probe-q.jsonl", 250), ("probe-r.jsonl", 250),
         ("probe-s.jsonl", 250), ("probe-t.jsonl", 250), ("probe-u.jsonl", 250), ("probe-v.jsonl", 250),
-        ("probe-w.jsonl", 250), ("probe-x.jsonl", 250),
+        ("probe-w.jsonl", 250), ("probe-x.jsonl", 250), ("probe-y.jsonl", 250), ("probe-z.jsonl", 250),
     ]
 
     static func probe(_ file: String) -> String { root.appendingPathComponent("Eval/" + file).path }
