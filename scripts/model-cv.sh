@@ -3,8 +3,9 @@
 # the others (and the shared development set), then `escucha eval` the held-out set with the
 # current lexicons. Prints one line a set: micro-F1, critical recall, false alarms.
 # Extra `model train` options go in MODEL_ARGS, e.g. MODEL_ARGS="--l2 0.01 --threshold 0.15".
-# MODEL_ARGS defaults to --no-lexicon-examples: the lexicons' examples were written from the
-# probe sets' misses, so training on them would leak the held-out set into its own model.
+# The lexicons' examples are left out (--no-lexicon-examples) unless WITH_LEXICON_EXAMPLES=1:
+# they were written from the probe sets' misses, so training on them would leak the held-out
+# set into its own model.
 #   scripts/model-cv.sh Eval/probe-a.jsonl Eval/probe-b.jsonl Eval/probe-c.jsonl
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -13,11 +14,13 @@ dev="${DEV_SET:-$here/../shared/eval/dev.jsonl}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cp -r "$here/Config" "$work/config"
+examples=--no-lexicon-examples
+[ "${WITH_LEXICON_EXAMPLES:-}" = 1 ] && examples=--lexicon-examples
 for held in "$@"; do
     training=("$dev")
     for other in "$@"; do [ "$other" != "$held" ] && training+=("$other"); done
     # shellcheck disable=SC2086
-    "$escucha" model train --config-dir "$work/config" ${MODEL_ARGS---no-lexicon-examples} --out "$work/config/model/critical.json" "${training[@]}" >/dev/null
+    "$escucha" model train --config-dir "$work/config" ${MODEL_ARGS:-} "$examples" --out "$work/config/model/critical.json" "${training[@]}" >/dev/null
     "$escucha" eval --config-dir "$work/config" --quiet "$held" | awk -v set="$(basename "$held")" '
         /^micro:/ { f1 = $NF }
         /^critical-flag recall:/ { crit = $NF }

@@ -74,7 +74,9 @@ public struct RiskModel: Sendable {
         /// in messages of under 25 words the model raised 5 right flags at 0.18–0.96 and 17
         /// wrong ones at 0.12–0.30; 20 words and 0.25, checked on the unseen Q and R, cut
         /// false alarms on flag-free messages from 6.0 to 1.2 % and 10.7 to 7.1 % and lost no
-        /// critical case (docs/lexicon.md).
+        /// critical case; on M–P it would have lost one of the five right flags, at 0.18
+        /// (docs/lexicon.md). The 25-word count was of spaces; the 20 words of the rule are
+        /// the model's, and were chosen by evaluating the rule itself.
         public var shortMessageWords = 20
         public var shortMessageThreshold = 0.25
         /// Thresholds of their own for some flags.
