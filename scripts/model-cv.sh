@@ -20,7 +20,7 @@ for held in "$@"; do
     training=("$dev")
     for other in "$@"; do [ "$other" != "$held" ] && training+=("$other"); done
     # shellcheck disable=SC2086
-    "$escucha" model train --config-dir "$work/config" ${MODEL_ARGS:-} "$examples" --out "$work/config/model/critical.json" "${training[@]}" >/dev/null
+    "$escucha" model train --config-dir "$work/config" ${MODEL_ARGS:-} "$examples" --out "$work/config/model/risk.json" "${training[@]}" >/dev/null
     "$escucha" eval --config-dir "$work/config" --quiet "$held" | awk -v set="$(basename "$held")" '
         /^micro:/ { f1 = $NF }
         /^critical-flag recall:/ { crit = $NF }

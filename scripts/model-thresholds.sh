@@ -3,7 +3,8 @@
 # once with `--model-scores` and prints micro-F1 / critical recall / false alarms on
 # flag-free messages at each threshold (THRESHOLDS env, default 0.1 to 0.3 with the shipped
 # one), then the same over all sets together. Each column applies that one threshold to
-# every flag (a flag's own threshold from --flag-threshold is not varied) and keeps the
+# every flag that has no threshold of its own (the critical flags; the others keep the
+# model's --other-threshold, and its veto of unlikely lexicon flags applies) and keeps the
 # model file's short-message rule (a message of fewer words than it names needs its
 # probability); SHORT_WORDS and SHORT_THRESHOLD override the rule. Only meaningful on sets
 # the model was not trained on.
@@ -24,7 +25,7 @@ for set in "$@"; do
     "$escucha" classify --config-dir "$config" --model-scores --file "$set" > "$out"
     pairs+=("$set=$out")
 done
-MODEL="$config/model/critical.json" THRESHOLDS="${THRESHOLDS:-}" SHORT_WORDS="${SHORT_WORDS:-}" SHORT_THRESHOLD="${SHORT_THRESHOLD:-}" \
+MODEL="$config/model/risk.json" THRESHOLDS="${THRESHOLDS:-}" SHORT_WORDS="${SHORT_WORDS:-}" SHORT_THRESHOLD="${SHORT_THRESHOLD:-}" \
 python3 - "${pairs[@]}" <<'PY'
 import json, os, sys
 model = json.load(open(os.environ["MODEL"]))
@@ -35,7 +36,12 @@ short_words = int(os.environ["SHORT_WORDS"] or rule["words"])
 short_threshold = float(os.environ["SHORT_THRESHOLD"] or rule["threshold"])
 same_rule = short_words == rule["words"] and short_threshold == rule["threshold"]
 thresholds = [float(t) for t in os.environ["THRESHOLDS"].split()] or sorted({0.1, 0.15, 0.2, 0.25, 0.3, shipped})
-critical = set(model["flags"])
+critical = {"protection.gbv", "protection.trafficking", "protection.child_at_risk", "protection.self_harm",
+            "protection.medical_emergency", "misconduct.sexual_exploitation"}
+veto = model.get("veto", {"below": 0, "flags": []})
+
+def vetoed(scores, flag):
+    return flag in veto["flags"] and scores["probabilities"][flag] < veto["below"]
 
 def raised(scores, flag, threshold):
     bar = own.get(flag, threshold)
@@ -54,14 +60,18 @@ def rows(gold_path, out_path):
         scores = result["model_scores"]
         lexicons = {e["flag"] for e in result["evidence"] if not e["entry"].startswith("model:")}
         # At the shipped settings this must be what classify itself decided.
-        if same_rule and {f for f in critical if raised(scores, f, shipped)} != set(scores["raised"]):
+        if same_rule and {f for f in model["flags"] if raised(scores, f, shipped)} != set(scores["raised"]):
             sys.exit(f"{result['id']}: the script disagrees with classify about the model's flags")
+        if {f for f in model["flags"] if vetoed(scores, f)} != set(scores["vetoed"]):
+            sys.exit(f"{result['id']}: the script disagrees with classify about the model's vetoes")
+        if same_rule and (lexicons - set(scores["vetoed"])) | set(scores["raised"]) != set(result["flags"]):
+            sys.exit(f"{result['id']}: the script disagrees with classify about the flags")
         yield gold[result["id"]], lexicons, scores
 
 def score(items, threshold):
     tp = fp = fn = ctp = cfn = alarms = free = 0
     for gold, lexicons, scores in items:
-        predicted = lexicons | {f for f in critical if raised(scores, f, threshold)}
+        predicted = {f for f in lexicons if not vetoed(scores, f)} | {f for f in model["flags"] if raised(scores, f, threshold)}
         tp += len(predicted & gold); fp += len(predicted - gold); fn += len(gold - predicted)
         ctp += len(predicted & gold & critical); cfn += len((gold - predicted) & critical)
         if not gold:

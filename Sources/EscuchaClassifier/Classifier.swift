@@ -21,7 +21,7 @@ public final class Classifier: Sendable {
     public let compileDuration: Duration
 
     let lexicons: [LexiconFile]
-    /// Raises critical flags the lexicons missed (`Config/model/critical.json`).
+    /// Raises critical flags the lexicons missed (`Config/model/risk.json`).
     public let riskModel: RiskModel?
     let places: [Place]
     let common: CommonRules
@@ -512,7 +512,8 @@ public final class Classifier: Sendable {
         -> RiskModel
     {
         RiskModel.train(
-            examples.map { (modelWords(of: $0.text), $0.flags) }, flags: flags, settings: settings, wordsFingerprint: modelWordsFingerprint)
+            examples.map { (modelWords(of: $0.text), $0.flags) }, flags: flags, settings: settings, wordsFingerprint: modelWordsFingerprint,
+            critical: Set(taxonomy.flags.filter { $0.severity == .critical }.map(\.code)))
     }
 
     /// Classifies one message.
@@ -528,9 +529,10 @@ public final class Classifier: Sendable {
         /// The words the model read (outside an agent's turns, abbreviations expanded), which
         /// decide whether its short-message rule applies.
         public var words: Int
-        /// Each of the model's flags with its probability and whether the model raises it
-        /// (whether or not the lexicons found it too).
-        public var flags: [(flag: FlagCode, probability: Double, raised: Bool)]
+        /// Each of the model's flags with its probability, whether the model raises it
+        /// (whether or not the lexicons found it too), and whether it vetoes it (drops it
+        /// when a lexicon finds it).
+        public var flags: [(flag: FlagCode, probability: Double, raised: Bool, vetoed: Bool)]
     }
 
     /// The risk model's view of `text`; `nil` without a model.
@@ -542,7 +544,9 @@ public final class Classifier: Sendable {
             let results = riskModel.score(&scratch.model)
             return ModelScores(
                 words: scratch.model.words.count,
-                flags: zip(riskModel.flags, results).map { ($0, $1.probability, $1.raised) })
+                flags: results.enumerated().map { k, result in
+                    (riskModel.flags[k], result.probability, result.raised, riskModel.vetoes[k] && result.probability < riskModel.vetoBelow)
+                })
         }
     }
 
@@ -558,10 +562,18 @@ public final class Classifier: Sendable {
         let (language, languages, script, presentAll) = detectLanguage(&scratch, hint: languageHint)
         var flagged = findFlags(&scratch, presentAll: presentAll)
         if withModel, let riskModel {
-            // The model only adds: what the lexicons found keeps its evidence.
             // The model reads the tokenizer's words, the caller's only.
             modelWords(&scratch)
-            for (k, result) in riskModel.score(&scratch.model).enumerated() where result.raised {
+            let scores = riskModel.score(&scratch.model)
+            // A lexicon's flag below critical severity that the model finds very unlikely is
+            // dropped with its evidence; a critical one always stays.
+            if riskModel.vetoBelow > 0, !flagged.isEmpty {
+                for (k, result) in scores.enumerated() where riskModel.vetoes[k] && result.probability < riskModel.vetoBelow {
+                    let flag = riskModel.flags[k]
+                    flagged.removeAll { $0.flag == flag }
+                }
+            }
+            for (k, result) in scores.enumerated() where result.raised {
                 let flag = riskModel.flags[k]
                 if flagged.contains(where: { $0.flag == flag }) { continue }
                 let word = result.word

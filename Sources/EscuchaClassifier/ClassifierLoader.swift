@@ -5,7 +5,7 @@ extension Classifier {
     /// Loads and compiles the classifier from a configuration folder holding
     /// `taxonomy.yaml`, `places.yaml` and `lexicon/*.yaml` (`lexicon/common.yaml` holds the
     /// rules shared by all languages).
-    /// `model/critical.json` is loaded too when it exists.
+    /// `model/risk.json` is loaded too when it exists.
     /// - Parameters:
     ///   - configDirectory: usually `Config`.
     ///   - riskModel: false to leave the model out: training a new one must not depend on
@@ -43,7 +43,7 @@ extension Classifier {
             seed += "\n#places\n" + text
             places = try Place.parseGazetteer(text, file: placesPath)
         }
-        let modelPath = base.appendingPathComponent("model/critical.json").path
+        let modelPath = base.appendingPathComponent("model/risk.json").path
         var model: RiskModel?
         if loadModel, FileManager.default.fileExists(atPath: modelPath) {
             let text = try read(modelPath)

@@ -14,7 +14,8 @@ struct ClassifyCommand: AsyncParsableCommand {
             type, sectors, language, languages, places, evidence, severity and restricted.
             Evidence offsets are UTF-16 code units into the text. With --model-scores each \
             object also has `model_scores`: the words the risk model read, its probability \
-            for each of its flags and the flags it raises (scripts/model-thresholds.sh reads it).
+            for each of its flags, the flags it raises and the flags it vetoes (drops when a \
+            lexicon finds them; scripts/model-thresholds.sh reads it).
             """)
 
     @OptionGroup var config: ConfigOptions
@@ -27,7 +28,7 @@ struct ClassifyCommand: AsyncParsableCommand {
 
     @Flag(
         name: .long,
-        help: "Add `model_scores`: the words the risk model read, its probability for each of its flags and the flags it raises.")
+        help: "Add `model_scores`: the words the risk model read, its probability for each of its flags, the flags it raises and the ones it vetoes.")
     var modelScores = false
 
     @Argument(help: "The text to classify.")
@@ -70,7 +71,8 @@ struct ClassifyCommand: AsyncParsableCommand {
         return ModelScoresOutput(
             words: scores.words,
             probabilities: Dictionary(scores.flags.map { ($0.flag.rawValue, $0.probability) }, uniquingKeysWith: { first, _ in first }),
-            raised: scores.flags.filter(\.raised).map(\.flag.rawValue))
+            raised: scores.flags.filter(\.raised).map(\.flag.rawValue),
+            vetoed: scores.flags.filter(\.vetoed).map(\.flag.rawValue))
     }
 }
 
@@ -81,6 +83,9 @@ struct ModelScoresOutput: Encodable {
     var probabilities: [String: Double]
     /// The flags the model raises, whether or not the lexicons found them too.
     var raised: [String]
+    /// The flags the model drops when a lexicon finds them (below critical severity and
+    /// under the model's veto probability).
+    var vetoed: [String]
 }
 
 /// The JSON shape `escucha classify` prints.

@@ -6,14 +6,15 @@ import Foundation
 /// `escucha model train`: the logistic-regression net under the lexicons.
 struct ModelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "model", abstract: "Train the model that raises critical flags the lexicons miss.", subcommands: [Train.self])
+        commandName: "model", abstract: "Train the model that raises flags the lexicons miss and vetoes unlikely ones.", subcommands: [Train.self])
 
     struct Train: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "train",
-            abstract: "Train Config/model/critical.json on labelled JSON Lines files.",
+            abstract: "Train Config/model/risk.json on labelled JSON Lines files.",
             discussion: """
-                One logistic regression per critical flag over the words of each message, their \
+                One logistic regression per flag (every flag of the taxonomy unless --flags \
+                critical) over the words of each message, their \
                 pairs and their first five letters; the same files give the same model. Words \
                 are read as the lexicons' tokenizer reads them (SMS abbreviations expanded, an \
                 agent's turns in a transcript skipped), and the model file records those \
@@ -21,9 +22,12 @@ struct ModelCommand: AsyncParsableCommand {
                 The lexicon entries' own examples join the training (labelled with the flags \
                 the lexicons find in them; an example that is also a labelled message keeps \
                 its label) unless --no-lexicon-examples, so a lexicon change needs a retraining \
-                too. Classification then raises a critical flag the lexicons missed when its \
-                probability exceeds --threshold, or --short-message-threshold in a message of \
-                fewer than --short-message-words words. Measure on a set the model was not \
+                too. Classification then raises a flag the lexicons missed when its \
+                probability exceeds --threshold (--other-threshold for the flags below critical \
+                severity), or --short-message-threshold in a message of fewer than \
+                --short-message-words words; and it drops a lexicon's flag below critical \
+                severity when the model's probability for it is under --veto-below. A critical \
+                flag the lexicons found always stays. Measure on a set the model was not \
                 trained on (`escucha eval --config-dir …`): on its own training files it looks \
                 better than it is, and lexicon examples written from a set's misses resemble it.
                 """)
@@ -33,7 +37,7 @@ struct ModelCommand: AsyncParsableCommand {
         @Argument(help: "Labelled JSON Lines files (the format of shared/eval).")
         var files: [String]
 
-        @Option(help: "Where to write the model (default: <config-dir>/model/critical.json).")
+        @Option(help: "Where to write the model (default: <config-dir>/model/risk.json).")
         var out: String?
 
         @Option(help: "Probability above which the model raises a flag.")
@@ -43,6 +47,15 @@ struct ModelCommand: AsyncParsableCommand {
             name: .customLong("flag-threshold"),
             help: ArgumentHelp("A threshold of its own for one flag, as FLAG=P (repeatable).", valueName: "flag=p"))
         var flagThresholds: [String] = []
+
+        @Option(help: ArgumentHelp("The flags the model learns: `critical` (the six critical flags) or `all` (every flag of the taxonomy).", valueName: "critical|all"))
+        var flags = "all"
+
+        @Option(help: "The threshold of the flags below critical severity, unless --flag-threshold names them.")
+        var otherThreshold = RiskModel.Settings().otherThreshold
+
+        @Option(help: "Drop a lexicon's flag below critical severity when the model's probability for it is under this (0: never).")
+        var vetoBelow = RiskModel.Settings().vetoBelow
 
         @Option(help: "L2 penalty on the weights (higher: fewer, smaller weights).")
         var l2 = RiskModel.Settings().l2
@@ -70,17 +83,29 @@ struct ModelCommand: AsyncParsableCommand {
             for file in files {
                 examples += try readLabelledMessages(file).map { ($0.text, Set($0.flags.map { FlagCode($0) })) }
             }
+            let classifier = try loadClassifier(config, riskModel: false)
+            let modelFlags: [FlagCode]
+            switch flags {
+            case "critical": modelFlags = EvaluationReport.criticalFlags.map { FlagCode($0) }
+            case "all": modelFlags = classifier.taxonomy.flags.map(\.code)
+            default: throw ValidationError("--flags \(flags): write critical or all")
+            }
             var settings = RiskModel.Settings()
             settings.threshold = threshold
             for item in flagThresholds {
                 let parts = item.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2, let value = Double(parts[1]), (0...1).contains(value),
-                      EvaluationReport.criticalFlags.contains(String(parts[0]))
+                      modelFlags.contains(FlagCode(String(parts[0])))
                 else {
-                    throw ValidationError("--flag-threshold \(item): write a critical flag and a probability, e.g. protection.child_at_risk=0.2")
+                    throw ValidationError("--flag-threshold \(item): write a flag the model learns (see --flags) and a probability, e.g. protection.child_at_risk=0.2")
                 }
                 settings.flagThresholds[FlagCode(String(parts[0]))] = value
             }
+            guard (0...1).contains(otherThreshold), (0...1).contains(vetoBelow) else {
+                throw ValidationError("--other-threshold and --veto-below need probabilities from 0 to 1")
+            }
+            settings.otherThreshold = otherThreshold
+            settings.vetoBelow = vetoBelow
             settings.l2 = l2
             settings.minimumCount = minCount
             settings.epochs = epochs
@@ -90,10 +115,9 @@ struct ModelCommand: AsyncParsableCommand {
             settings.shortMessageWords = shortMessageWords
             settings.shortMessageThreshold = shortMessageThreshold
             // The model reads words as the classifier's tokenizer folds them.
-            let classifier = try loadClassifier(config, riskModel: false)
             let training = classifier.riskModelTrainingSet(examples, lexiconExamples: lexiconExamples)
-            let model = classifier.trainRiskModel(training, flags: EvaluationReport.criticalFlags.map { FlagCode($0) }, settings: settings)
-            let path = out ?? config.configDirectory + "/model/critical.json"
+            let model = classifier.trainRiskModel(training, flags: modelFlags, settings: settings)
+            let path = out ?? config.configDirectory + "/model/risk.json"
             try FileManager.default.createDirectory(
                 atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try model.json().write(toFile: path, atomically: true, encoding: .utf8)

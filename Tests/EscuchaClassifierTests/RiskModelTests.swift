@@ -58,7 +58,7 @@ import Testing
         let second = Self.classifier.trainRiskModel(Self.examples, flags: flags)
         #expect(try first.json() == second.json())
         let taxonomy = try Taxonomy.load(path: RepositoryPaths.config + "/taxonomy.yaml")
-        let loaded = try RiskModel.parse(try first.json(), file: "critical.json", taxonomy: taxonomy)
+        let loaded = try RiskModel.parse(try first.json(), file: "risk.json", taxonomy: taxonomy)
         func score(_ model: RiskModel, _ text: String) -> [Double] {
             var scratch = RiskModel.Scratch()
             scratch.words = Self.classifier.modelWords(of: text).map(\.word)
@@ -76,7 +76,7 @@ import Testing
         settings.flagThresholds = ["misconduct.sexual_exploitation": 0.999]
         let strict = Self.classifier.trainRiskModel(Self.examples, flags: flags, settings: settings)
         let taxonomy = try Taxonomy.load(path: RepositoryPaths.config + "/taxonomy.yaml")
-        let loaded = try RiskModel.parse(try strict.json(), file: "critical.json", taxonomy: taxonomy)
+        let loaded = try RiskModel.parse(try strict.json(), file: "risk.json", taxonomy: taxonomy)
         #expect(loaded.flagThresholds == ["misconduct.sexual_exploitation": 0.999])
         #expect(loaded.thresholds == [0.999])
         // Scoring uses it: above the model's threshold but under the flag's own, no word is named.
@@ -95,7 +95,7 @@ import Testing
         #expect(!(try plain.json()).contains("flagThresholds"))
         #expect(plain.thresholds == [plain.threshold])
         let stray = #"{"bias":[0],"features":2,"flagThresholds":{"protection.gbv":0.5},"flags":["protection.self_harm"],"threshold":0.1,"weights":{}}"#
-        #expect(throws: ConfigError.self) { try RiskModel.parse(stray, file: "critical.json", taxonomy: taxonomy) }
+        #expect(throws: ConfigError.self) { try RiskModel.parse(stray, file: "risk.json", taxonomy: taxonomy) }
     }
 
     @Test func aShortMessageNeedsTheHigherThreshold() throws {
@@ -109,7 +109,7 @@ import Testing
         settings.shortMessageThreshold = 0.999
         let taxonomy = try Taxonomy.load(path: RepositoryPaths.config + "/taxonomy.yaml")
         let guarded = try RiskModel.parse(
-            try Self.classifier.trainRiskModel(Self.examples, flags: flags, settings: settings).json(), file: "critical.json", taxonomy: taxonomy)
+            try Self.classifier.trainRiskModel(Self.examples, flags: flags, settings: settings).json(), file: "risk.json", taxonomy: taxonomy)
         #expect(guarded.shortMessageWords == 20 && guarded.shortMessageThreshold == 0.999)
         func result(_ model: RiskModel, _ text: String) -> (probability: Double, raised: Bool) {
             var scratch = RiskModel.Scratch()
@@ -134,11 +134,11 @@ import Testing
         let transcript = "Agente: " + filler.joined(separator: " ") + "\nLlamante: " + short
         #expect(!result(guarded, transcript).raised, "the agent's words do not make the caller's message long")
         // A file without the rule (written before it existed) loads without it.
-        let older = try RiskModel.parse(try open.json(), file: "critical.json", taxonomy: taxonomy)
+        let older = try RiskModel.parse(try open.json(), file: "risk.json", taxonomy: taxonomy)
         #expect(older.shortMessageWords == 0)
         let broken = try open.json().replacingOccurrences(of: #""threshold":0.1"#, with: #""shortMessage":{"threshold":7,"words":20},"threshold":0.1"#)
         #expect(broken != (try open.json()))
-        #expect(throws: ConfigError.self) { try RiskModel.parse(broken, file: "critical.json", taxonomy: taxonomy) }
+        #expect(throws: ConfigError.self) { try RiskModel.parse(broken, file: "risk.json", taxonomy: taxonomy) }
     }
 
     @Test func aModelTrainedUnderOtherAbbreviationsIsRefused() throws {
@@ -154,7 +154,7 @@ import Testing
             _ = try Classifier.load(configDirectory: folder.path)
             Issue.record("a model trained under other abbreviations was loaded")
         } catch {
-            #expect(error.file.hasSuffix("model/critical.json"))
+            #expect(error.file.hasSuffix("model/risk.json"))
             #expect(error.message.contains("escucha model train"))
         }
         #expect(throws: Never.self) { try Classifier.load(configDirectory: folder.path, riskModel: false) }
@@ -162,17 +162,17 @@ import Testing
 
     @Test func aBrokenModelFileIsRefusedWithItsName() throws {
         let taxonomy = try Taxonomy.load(path: RepositoryPaths.config + "/taxonomy.yaml")
-        #expect(throws: ConfigError.self) { try RiskModel.parse("{}", file: "critical.json", taxonomy: taxonomy) }
+        #expect(throws: ConfigError.self) { try RiskModel.parse("{}", file: "risk.json", taxonomy: taxonomy) }
         let older = #"{"bias":[0],"flags":["protection.gbv"],"threshold":0.1,"weights":{}}"#
         #expect(throws: ConfigError.self, "a model of the first feature version must be retrained") {
-            try RiskModel.parse(older, file: "critical.json", taxonomy: taxonomy)
+            try RiskModel.parse(older, file: "risk.json", taxonomy: taxonomy)
         }
         let unknown = #"{"bias":[0],"features":2,"flags":["protection.nothing"],"threshold":0.1,"weights":{}}"#
         do {
-            _ = try RiskModel.parse(unknown, file: "critical.json", taxonomy: taxonomy)
+            _ = try RiskModel.parse(unknown, file: "risk.json", taxonomy: taxonomy)
             Issue.record("an unknown flag was accepted")
         } catch {
-            #expect(error.file == "critical.json")
+            #expect(error.file == "risk.json")
             #expect(error.message.contains("protection.nothing"))
         }
     }
@@ -181,14 +181,14 @@ import Testing
     /// the labelled sets it names and the lexicons' examples: retraining gives the same bytes,
     /// so the file cannot drift from its data unnoticed.
     @Test func theShippedModelIsTheTrainingOfTheLabelledSets() throws {
-        let shipped = try String(contentsOfFile: RepositoryPaths.config + "/model/critical.json", encoding: .utf8)
+        let shipped = try String(contentsOfFile: RepositoryPaths.config + "/model/risk.json", encoding: .utf8)
         var examples: [(text: String, flags: Set<FlagCode>)] = []
         let files = RepositoryPaths.usedProbeSets.map { RepositoryPaths.probe($0.0) }
         for path in [RepositoryPaths.shared + "/eval/dev.jsonl"] + files {
             examples += try RepositoryPaths.labelled(path).map { ($0.text, Set($0.flags.map { FlagCode($0) })) }
         }
         let lexiconsOnly = try Classifier.load(configDirectory: RepositoryPaths.config, riskModel: false)
-        let model = lexiconsOnly.trainRiskModel(lexiconsOnly.riskModelTrainingSet(examples), flags: EvaluationReport.criticalFlags.map { FlagCode($0) })
+        let model = lexiconsOnly.trainRiskModel(lexiconsOnly.riskModelTrainingSet(examples), flags: lexiconsOnly.taxonomy.flags.map(\.code))
         #expect(
             try model.json() == shipped,
             "after a change to the labelled sets or the lexicons (their examples train the model too), retrain: escucha model train ../shared/eval/dev.jsonl Eval/probe-[a-z].jsonl Eval/probe-a[ab].jsonl")
@@ -227,6 +227,54 @@ import Testing
         }
         #expect(modelFlagged > 0, "the set has messages only the model flags")
         #expect(try #require(classifier.modelScores("a que hora abren el comedor mañana?")).flags.allSatisfy { !$0.raised })
+    }
+
+    @Test func flagsBelowCriticalGetTheirOwnThresholdAndCanBeVetoed() throws {
+        let flags: [FlagCode] = ["misconduct.sexual_exploitation", "protection.violence"]
+        let examples = Self.examples + [
+            ("me pegaron en la calle unos tipos", ["protection.violence"]),
+            ("un hombre me golpeo en la parada", ["protection.violence"]),
+        ]
+        let taxonomy = try Taxonomy.load(path: RepositoryPaths.config + "/taxonomy.yaml")
+        let model = Self.classifier.trainRiskModel(examples, flags: flags)
+        #expect(model.thresholds == [RiskModel.Settings().threshold, RiskModel.Settings().otherThreshold])
+        #expect(model.vetoFlags == ["protection.violence"], "a critical flag is never vetoed")
+        #expect(model.vetoBelow == RiskModel.Settings().vetoBelow)
+        let loaded = try RiskModel.parse(try model.json(), file: "risk.json", taxonomy: taxonomy)
+        #expect(loaded.vetoFlags == model.vetoFlags && loaded.vetoBelow == model.vetoBelow && loaded.thresholds == model.thresholds)
+        #expect(try loaded.json() == model.json())
+        var off = RiskModel.Settings()
+        off.vetoBelow = 0
+        let noVeto = Self.classifier.trainRiskModel(examples, flags: flags, settings: off)
+        #expect(!(try noVeto.json()).contains("veto") && noVeto.vetoFlags.isEmpty)
+        let stray = try model.json().replacingOccurrences(of: #""flags":["protection.violence"]"#, with: #""flags":["protection.death"]"#)
+        #expect(stray != (try model.json()))
+        #expect(throws: ConfigError.self, "a veto of a flag the model does not know") { try RiskModel.parse(stray, file: "risk.json", taxonomy: taxonomy) }
+    }
+
+    /// On the held-out sets the shipped model vetoes some of the lexicons' flags: only flags
+    /// below critical severity, only under its veto probability, and every such flag.
+    @Test func theModelVetoesOnlyUnlikelyLexiconFlagsBelowCritical() throws {
+        let classifier = DevSetTests.classifier
+        let model = try #require(classifier.riskModel)
+        #expect(model.vetoBelow > 0)
+        var vetoed = 0
+        for set in ["probe-ac.jsonl", "probe-ad.jsonl"] {
+            for message in try RepositoryPaths.labelled(RepositoryPaths.probe(set)) {
+                let lexicons = Set(classifier.classifyWithLexiconsOnly(message.text).flags)
+                let result = classifier.classify(message.text)
+                let scores = try #require(classifier.modelScores(message.text))
+                for flag in lexicons {
+                    let probability = try #require(scores.flags.first { $0.flag == flag }).probability
+                    let shouldGo = model.vetoFlags.contains(flag) && probability < model.vetoBelow
+                    #expect(result.flags.contains(flag) != shouldGo, "\(message.id) \(flag) \(probability)")
+                    #expect(!shouldGo || classifier.taxonomy.flag(flag)?.severity != .critical)
+                    #expect(result.evidence.contains { $0.flag == flag } == result.flags.contains(flag), "evidence goes with its flag")
+                    if shouldGo { vetoed += 1 }
+                }
+            }
+        }
+        #expect(vetoed > 0, "the held-out sets have lexicon flags the model vetoes")
     }
 
     @Test func aLabelledMessageThatIsAlsoALexiconExampleKeepsItsLabel() throws {
