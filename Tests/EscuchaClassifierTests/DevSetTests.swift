@@ -28,7 +28,7 @@ enum RepositoryPaths {
         ("probe-n.jsonl", 250), ("probe-o.jsonl", 250), ("probe-p.jsonl", 250), ("probe-q.jsonl", 250), ("probe-r.jsonl", 250),
         ("probe-s.jsonl", 250), ("probe-t.jsonl", 250), ("probe-u.jsonl", 250), ("probe-v.jsonl", 250),
         ("probe-w.jsonl", 250), ("probe-x.jsonl", 250), ("probe-y.jsonl", 250), ("probe-z.jsonl", 250),
-        ("probe-aa.jsonl", 250), ("probe-ab.jsonl", 250),
+        ("probe-aa.jsonl", 250), ("probe-ab.jsonl", 250), ("probe-ac.jsonl", 250), ("probe-ad.jsonl", 250),
     ]
 
     static func probe(_ file: String) -> String { root.appendingPathComponent("Eval/" + file).path }
@@ -113,7 +113,7 @@ enum RepositoryPaths {
     /// The micro-F1 floor of a used probe set: 0.92, but AB's fixes were cut short at the end
     /// of stop 13 (0.896 after them; its non-critical misses are left): 0.88 until a second
     /// pass raises it.
-    static func f1Floor(_ file: String) -> Double { file == "probe-ab.jsonl" ? 0.88 : 0.92 }
+    static let f1Floor = 0.92
 
     /// The probe sets of `Eval/`, written apart from the lexicons and since used to fix them:
     /// floors a little under today's scores, so that a change that undoes a fix fails.
@@ -122,7 +122,7 @@ enum RepositoryPaths {
         let messages = try RepositoryPaths.labelled(RepositoryPaths.probe(file))
         #expect(messages.count == count)
         let report = Self.classifier.evaluate(messages)
-        #expect(report.micro.f1 >= Self.f1Floor(file), "\(file) micro-F1 \(report.micro.f1)")
+        #expect(report.micro.f1 >= Self.f1Floor, "\(file) micro-F1 \(report.micro.f1)")
         #expect(report.criticalRecall >= 0.97, "\(file) critical recall \(report.criticalRecall)")
         #expect(report.falseAlarmRate <= 0.07, "\(file) false alarms \(report.falseAlarmRate)")
         #expect(report.languageAccuracy >= 0.99, "\(file) language id \(report.languageAccuracy)")
