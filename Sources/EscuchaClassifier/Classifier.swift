@@ -21,7 +21,7 @@ public final class Classifier: Sendable {
     public let compileDuration: Duration
 
     let lexicons: [LexiconFile]
-    /// Raises critical flags the lexicons missed (`Config/model/risk.json`).
+    /// Raises flags the lexicons missed and vetoes unlikely ones (`Config/model/risk.json`).
     public let riskModel: RiskModel?
     let places: [Place]
     let common: CommonRules
@@ -545,7 +545,7 @@ public final class Classifier: Sendable {
             return ModelScores(
                 words: scratch.model.words.count,
                 flags: results.enumerated().map { k, result in
-                    (riskModel.flags[k], result.probability, result.raised, riskModel.vetoes[k] && result.probability < riskModel.vetoBelow)
+                    (riskModel.flags[k], result.probability, result.raised, riskModel.vetoes(k, probability: result.probability))
                 })
         }
     }
@@ -568,7 +568,7 @@ public final class Classifier: Sendable {
             // A lexicon's flag below critical severity that the model finds very unlikely is
             // dropped with its evidence; a critical one always stays.
             if riskModel.vetoBelow > 0, !flagged.isEmpty {
-                for (k, result) in scores.enumerated() where riskModel.vetoes[k] && result.probability < riskModel.vetoBelow {
+                for (k, result) in scores.enumerated() where riskModel.vetoes(k, probability: result.probability) {
                     let flag = riskModel.flags[k]
                     flagged.removeAll { $0.flag == flag }
                 }

@@ -37,7 +37,11 @@ public struct RiskModel: Sendable {
     /// The flags the model may veto.
     public let vetoFlags: Set<FlagCode>
     /// Whether each of ``flags``, in order, is in ``vetoFlags``.
-    let vetoes: [Bool]
+    private let vetoable: [Bool]
+
+    /// Whether the model drops flag `k` (of ``flags``) when a lexicon raised it and the
+    /// model's probability for it is `probability`.
+    func vetoes(_ k: Int, probability: Double) -> Bool { vetoable[k] && probability < vetoBelow }
     /// ``Classifier/modelWordsFingerprint`` of the classifier it was trained with.
     public let wordsFingerprint: String
     /// The model's features, sorted; feature `i`'s weights are row `i` of `flatWeights`.
@@ -57,7 +61,7 @@ public struct RiskModel: Sendable {
     ) {
         vetoBelow = veto.below
         vetoFlags = veto.flags
-        vetoes = flags.map { veto.flags.contains($0) }
+        vetoable = flags.map { veto.flags.contains($0) }
         shortMessageWords = shortMessage.words
         shortMessageThreshold = shortMessage.threshold
         self.wordsFingerprint = wordsFingerprint
@@ -419,6 +423,10 @@ public struct RiskModel: Sendable {
             guard (0...1).contains(veto.below), veto.flags.allSatisfy({ stored.flags.contains($0) }) else {
                 throw ConfigError(
                     file: file, line: nil, message: "the veto (below \(veto.below), flags \(veto.flags)) needs a probability and flags the model knows; train it again")
+            }
+            // A critical flag the lexicons found always stays, whatever the file says.
+            if let critical = veto.flags.first(where: { taxonomy.flag(FlagCode($0))?.severity == .critical }) {
+                throw ConfigError(file: file, line: nil, message: "the model vetoes '\(critical)', a critical flag, which is never vetoed; train it again")
             }
         }
         guard stored.bias.count == stored.flags.count, stored.weights.values.allSatisfy({ $0.count == stored.flags.count }) else {

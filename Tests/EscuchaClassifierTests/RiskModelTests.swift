@@ -250,6 +250,10 @@ import Testing
         let stray = try model.json().replacingOccurrences(of: #""flags":["protection.violence"]"#, with: #""flags":["protection.death"]"#)
         #expect(stray != (try model.json()))
         #expect(throws: ConfigError.self, "a veto of a flag the model does not know") { try RiskModel.parse(stray, file: "risk.json", taxonomy: taxonomy) }
+        let critical = try model.json().replacingOccurrences(
+            of: #""flags":["protection.violence"]"#, with: #""flags":["misconduct.sexual_exploitation","protection.violence"]"#)
+        #expect(critical != (try model.json()))
+        #expect(throws: ConfigError.self, "a veto of a critical flag") { try RiskModel.parse(critical, file: "risk.json", taxonomy: taxonomy) }
     }
 
     /// On the held-out sets the shipped model vetoes some of the lexicons' flags: only flags
