@@ -191,7 +191,7 @@ import Testing
         let model = lexiconsOnly.trainRiskModel(lexiconsOnly.riskModelTrainingSet(examples), flags: lexiconsOnly.taxonomy.flags.map(\.code))
         #expect(
             try model.json() == shipped,
-            "after a change to the labelled sets or the lexicons (their examples train the model too), retrain: escucha model train ../shared/eval/dev.jsonl Eval/probe-[a-z].jsonl Eval/probe-a[a-d].jsonl")
+            "after a change to the labelled sets or the lexicons (their examples train the model too), retrain: escucha model train ../shared/eval/dev.jsonl Eval/probe-[a-z].jsonl Eval/probe-a[a-fi-m].jsonl")
     }
 
     @Test func theModelAddsACriticalFlagTheLexiconsMissWithItsEvidence() {
