@@ -41,7 +41,8 @@ critical = {"protection.gbv", "protection.trafficking", "protection.child_at_ris
 veto = model.get("veto", {"below": 0, "flags": []})
 
 def vetoed(scores, flag):
-    return flag in veto["flags"] and scores["probabilities"][flag] < veto["below"]
+    return (flag in veto["flags"] and scores["probabilities"][flag] < veto["below"]
+            and scores["words"] >= veto.get("minimumWords", 0))
 
 def raised(scores, flag, threshold):
     bar = own.get(flag, threshold)
@@ -58,11 +59,13 @@ def rows(gold_path, out_path):
     for line in open(out_path):
         result = json.loads(line)
         scores = result["model_scores"]
-        lexicons = {e["flag"] for e in result["evidence"] if not e["entry"].startswith("model:")}
+        # What the lexicons found: their evidence, and the flags the model vetoed (whose
+        # evidence classify dropped).
+        lexicons = {e["flag"] for e in result["evidence"] if not e["entry"].startswith("model:")} | set(scores["vetoed"])
         # At the shipped settings this must be what classify itself decided.
         if same_rule and {f for f in model["flags"] if raised(scores, f, shipped)} != set(scores["raised"]):
             sys.exit(f"{result['id']}: the script disagrees with classify about the model's flags")
-        if {f for f in model["flags"] if vetoed(scores, f)} != set(scores["vetoed"]):
+        if {f for f in lexicons if vetoed(scores, f)} != set(scores["vetoed"]):
             sys.exit(f"{result['id']}: the script disagrees with classify about the model's vetoes")
         if same_rule and (lexicons - set(scores["vetoed"])) | set(scores["raised"]) != set(result["flags"]):
             sys.exit(f"{result['id']}: the script disagrees with classify about the flags")

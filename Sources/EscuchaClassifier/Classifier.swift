@@ -530,22 +530,29 @@ public final class Classifier: Sendable {
         /// decide whether its short-message rule applies.
         public var words: Int
         /// Each of the model's flags with its probability, whether the model raises it
-        /// (whether or not the lexicons found it too), and whether it vetoes it (drops it
-        /// when a lexicon finds it).
+        /// (whether or not the lexicons found it too), and whether the lexicons found it and
+        /// the model vetoed it.
         public var flags: [(flag: FlagCode, probability: Double, raised: Bool, vetoed: Bool)]
     }
 
-    /// The risk model's view of `text`; `nil` without a model.
-    public func modelScores(_ text: String) -> ModelScores? {
+    /// The risk model's view of `text` (read as ``classify(_:languageHint:)`` reads it);
+    /// `nil` without a model.
+    public func modelScores(_ text: String, languageHint: String? = nil) -> ModelScores? {
         guard let riskModel else { return nil }
         return withScratch { scratch in
             read(text, into: &scratch)
+            findMatches(&scratch)
+            let presentAll = detectLanguage(&scratch, hint: languageHint).presentAll
+            let found = Set(findFlags(&scratch, presentAll: presentAll).map(\.flag))
             modelWords(&scratch)
             let results = riskModel.score(&scratch.model)
+            let words = scratch.model.words.count
             return ModelScores(
-                words: scratch.model.words.count,
+                words: words,
                 flags: results.enumerated().map { k, result in
-                    (riskModel.flags[k], result.probability, result.raised, riskModel.vetoes(k, probability: result.probability))
+                    let flag = riskModel.flags[k]
+                    let vetoed = found.contains(flag) && riskModel.vetoes(k, probability: result.probability, words: words)
+                    return (flag, result.probability, result.raised, vetoed)
                 })
         }
     }
@@ -567,8 +574,9 @@ public final class Classifier: Sendable {
             let scores = riskModel.score(&scratch.model)
             // A lexicon's flag below critical severity that the model finds very unlikely is
             // dropped with its evidence; a critical one always stays.
+            let words = scratch.model.words.count
             if riskModel.vetoBelow > 0, !flagged.isEmpty {
-                for (k, result) in scores.enumerated() where riskModel.vetoes(k, probability: result.probability) {
+                for (k, result) in scores.enumerated() where riskModel.vetoes(k, probability: result.probability, words: words) {
                     let flag = riskModel.flags[k]
                     flagged.removeAll { $0.flag == flag }
                 }

@@ -44,6 +44,14 @@ extension Classifier {
             places = try Place.parseGazetteer(text, file: placesPath)
         }
         let modelPath = base.appendingPathComponent("model/risk.json").path
+        let oldModelPath = base.appendingPathComponent("model/critical.json").path
+        if loadModel, !FileManager.default.fileExists(atPath: modelPath), FileManager.default.fileExists(atPath: oldModelPath) {
+            // Before stop 14 the model had this name; ignoring it would silently drop a
+            // National Society's own trained model.
+            throw ConfigError(
+                file: oldModelPath, line: nil,
+                message: "the model is now read from model/risk.json: rename this file to risk.json, or run `escucha model train` again")
+        }
         var model: RiskModel?
         if loadModel, FileManager.default.fileExists(atPath: modelPath) {
             let text = try read(modelPath)

@@ -14,8 +14,8 @@ struct ClassifyCommand: AsyncParsableCommand {
             type, sectors, language, languages, places, evidence, severity and restricted.
             Evidence offsets are UTF-16 code units into the text. With --model-scores each \
             object also has `model_scores`: the words the risk model read, its probability \
-            for each of its flags, the flags it raises and the flags it vetoes (drops when a \
-            lexicon finds them; scripts/model-thresholds.sh reads it).
+            for each of its flags, the flags it raises and the lexicons' flags it vetoed \
+            (scripts/model-thresholds.sh reads it).
             """)
 
     @OptionGroup var config: ConfigOptions
@@ -28,7 +28,7 @@ struct ClassifyCommand: AsyncParsableCommand {
 
     @Flag(
         name: .long,
-        help: "Add `model_scores`: the words the risk model read, its probability for each of its flags, the flags it raises and the ones it vetoes.")
+        help: "Add `model_scores`: the words the risk model read, its probability for each of its flags, the flags it raises and the lexicons' flags it vetoed.")
     var modelScores = false
 
     @Argument(help: "The text to classify.")
@@ -44,7 +44,7 @@ struct ClassifyCommand: AsyncParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         if let text {
-            let result = ClassificationOutput(id: nil, classification: classifier.classify(text), modelScores: scores(text, classifier))
+            let result = ClassificationOutput(id: nil, classification: classifier.classify(text), modelScores: scores(text, classifier, hint: nil))
             print(String(decoding: try encoder.encode(result), as: UTF8.self))
             return
         }
@@ -60,14 +60,15 @@ struct ClassifyCommand: AsyncParsableCommand {
             }
             let id = (object["id"] as? String) ?? (object["id"] as? Int).map(String.init)
             let result = ClassificationOutput(
-                id: id, classification: classifier.classify(text, languageHint: object["lang"] as? String), modelScores: scores(text, classifier))
+                id: id, classification: classifier.classify(text, languageHint: object["lang"] as? String),
+                modelScores: scores(text, classifier, hint: object["lang"] as? String))
             print(String(decoding: try encoder.encode(result), as: UTF8.self))
         }
         if failures > 0 { throw ExitCode(2) }
     }
 
-    private func scores(_ text: String, _ classifier: Classifier) -> ModelScoresOutput? {
-        guard modelScores, let scores = classifier.modelScores(text) else { return nil }
+    private func scores(_ text: String, _ classifier: Classifier, hint: String?) -> ModelScoresOutput? {
+        guard modelScores, let scores = classifier.modelScores(text, languageHint: hint) else { return nil }
         return ModelScoresOutput(
             words: scores.words,
             probabilities: Dictionary(scores.flags.map { ($0.flag.rawValue, $0.probability) }, uniquingKeysWith: { first, _ in first }),
@@ -83,8 +84,8 @@ struct ModelScoresOutput: Encodable {
     var probabilities: [String: Double]
     /// The flags the model raises, whether or not the lexicons found them too.
     var raised: [String]
-    /// The flags the model drops when a lexicon finds them (below critical severity and
-    /// under the model's veto probability).
+    /// The lexicons' flags the model dropped (below critical severity, under the model's
+    /// veto probability, in a message long enough).
     var vetoed: [String]
 }
 

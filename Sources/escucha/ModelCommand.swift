@@ -40,7 +40,7 @@ struct ModelCommand: AsyncParsableCommand {
         @Option(help: "Where to write the model (default: <config-dir>/model/risk.json).")
         var out: String?
 
-        @Option(help: "Probability above which the model raises a flag.")
+        @Option(help: "Probability above which the model raises a critical flag (the others take --other-threshold).")
         var threshold = RiskModel.Settings().threshold
 
         @Option(
@@ -48,7 +48,7 @@ struct ModelCommand: AsyncParsableCommand {
             help: ArgumentHelp("A threshold of its own for one flag, as FLAG=P (repeatable).", valueName: "flag=p"))
         var flagThresholds: [String] = []
 
-        @Option(help: ArgumentHelp("The flags the model learns: `critical` (the six critical flags) or `all` (every flag of the taxonomy).", valueName: "critical|all"))
+        @Option(help: ArgumentHelp("The flags the model learns: `critical` (those of critical severity in the taxonomy) or `all` (every flag of the taxonomy).", valueName: "critical|all"))
         var flags = "all"
 
         @Option(help: "The threshold of the flags below critical severity, unless --flag-threshold names them.")
@@ -56,6 +56,9 @@ struct ModelCommand: AsyncParsableCommand {
 
         @Option(help: "Drop a lexicon's flag below critical severity when the model's probability for it is under this (0: never).")
         var vetoBelow = RiskModel.Settings().vetoBelow
+
+        @Option(help: "Veto only in messages of at least this many words (those the model reads).")
+        var vetoMinWords = RiskModel.Settings().vetoMinimumWords
 
         @Option(help: "L2 penalty on the weights (higher: fewer, smaller weights).")
         var l2 = RiskModel.Settings().l2
@@ -86,7 +89,7 @@ struct ModelCommand: AsyncParsableCommand {
             let classifier = try loadClassifier(config, riskModel: false)
             let modelFlags: [FlagCode]
             switch flags {
-            case "critical": modelFlags = EvaluationReport.criticalFlags.map { FlagCode($0) }
+            case "critical": modelFlags = classifier.taxonomy.flags.filter { $0.severity == .critical }.map(\.code)
             case "all": modelFlags = classifier.taxonomy.flags.map(\.code)
             default: throw ValidationError("--flags \(flags): write critical or all")
             }
@@ -101,11 +104,22 @@ struct ModelCommand: AsyncParsableCommand {
                 }
                 settings.flagThresholds[FlagCode(String(parts[0]))] = value
             }
-            guard (0...1).contains(otherThreshold), (0...1).contains(vetoBelow) else {
-                throw ValidationError("--other-threshold and --veto-below need probabilities from 0 to 1")
+            guard (0...1).contains(otherThreshold), (0...1).contains(vetoBelow), vetoMinWords >= 0 else {
+                throw ValidationError("--other-threshold and --veto-below need probabilities from 0 to 1, --veto-min-words 0 or more")
+            }
+            // A flag the model may veto must not have a threshold under the veto: the model
+            // would raise again what it has just dropped.
+            if vetoBelow > 0 {
+                for flag in classifier.taxonomy.flags where flag.severity != .critical && modelFlags.contains(flag.code) {
+                    let own = settings.flagThresholds[flag.code] ?? otherThreshold
+                    guard own >= vetoBelow else {
+                        throw ValidationError("\(flag.code.rawValue) would be raised at \(own), under --veto-below \(vetoBelow): raise its threshold or lower the veto")
+                    }
+                }
             }
             settings.otherThreshold = otherThreshold
             settings.vetoBelow = vetoBelow
+            settings.vetoMinimumWords = vetoMinWords
             settings.l2 = l2
             settings.minimumCount = minCount
             settings.epochs = epochs

@@ -242,6 +242,7 @@ import Testing
         #expect(model.vetoBelow == RiskModel.Settings().vetoBelow)
         let loaded = try RiskModel.parse(try model.json(), file: "risk.json", taxonomy: taxonomy)
         #expect(loaded.vetoFlags == model.vetoFlags && loaded.vetoBelow == model.vetoBelow && loaded.thresholds == model.thresholds)
+        #expect(loaded.vetoMinimumWords == RiskModel.Settings().vetoMinimumWords)
         #expect(try loaded.json() == model.json())
         var off = RiskModel.Settings()
         off.vetoBelow = 0
@@ -254,31 +255,55 @@ import Testing
             of: #""flags":["protection.violence"]"#, with: #""flags":["misconduct.sexual_exploitation","protection.violence"]"#)
         #expect(critical != (try model.json()))
         #expect(throws: ConfigError.self, "a veto of a critical flag") { try RiskModel.parse(critical, file: "risk.json", taxonomy: taxonomy) }
+        var under = RiskModel.Settings()
+        under.flagThresholds = ["protection.violence": 0.05]
+        #expect(throws: ConfigError.self, "a threshold under the veto would raise what the model vetoes") {
+            try RiskModel.parse(try Self.classifier.trainRiskModel(examples, flags: flags, settings: under).json(), file: "risk.json", taxonomy: taxonomy)
+        }
     }
 
-    /// On the held-out sets the shipped model vetoes some of the lexicons' flags: only flags
-    /// below critical severity, only under its veto probability, and every such flag.
+    /// On probe sets the shipped model vetoes some of the lexicons' flags: only flags below
+    /// critical severity, only under its veto probability, only in messages long enough, and
+    /// every such flag; `modelScores` names exactly the flags classify dropped.
     @Test func theModelVetoesOnlyUnlikelyLexiconFlagsBelowCritical() throws {
         let classifier = DevSetTests.classifier
         let model = try #require(classifier.riskModel)
-        #expect(model.vetoBelow > 0)
+        #expect(model.vetoBelow > 0 && model.vetoMinimumWords > 0)
         var vetoed = 0
-        for set in ["probe-ac.jsonl", "probe-ad.jsonl"] {
+        for set in ["probe-ac.jsonl", "probe-ad.jsonl", "probe-ai.jsonl"] {
             for message in try RepositoryPaths.labelled(RepositoryPaths.probe(set)) {
                 let lexicons = Set(classifier.classifyWithLexiconsOnly(message.text).flags)
                 let result = classifier.classify(message.text)
                 let scores = try #require(classifier.modelScores(message.text))
+                var dropped: Set<FlagCode> = []
                 for flag in lexicons {
                     let probability = try #require(scores.flags.first { $0.flag == flag }).probability
-                    let shouldGo = model.vetoFlags.contains(flag) && probability < model.vetoBelow
+                    let shouldGo = model.vetoFlags.contains(flag) && probability < model.vetoBelow && scores.words >= model.vetoMinimumWords
                     #expect(result.flags.contains(flag) != shouldGo, "\(message.id) \(flag) \(probability)")
-                    #expect(!shouldGo || classifier.taxonomy.flag(flag)?.severity != .critical)
-                    #expect(result.evidence.contains { $0.flag == flag } == result.flags.contains(flag), "evidence goes with its flag")
-                    if shouldGo { vetoed += 1 }
+                    if shouldGo {
+                        #expect(classifier.taxonomy.flag(flag)?.severity != .critical)
+                        dropped.insert(flag)
+                        vetoed += 1
+                    }
                 }
+                #expect(Set(scores.flags.filter(\.vetoed).map(\.flag)) == dropped, "\(message.id)")
             }
         }
-        #expect(vetoed > 0, "the held-out sets have lexicon flags the model vetoes")
+        #expect(vetoed > 0, "the sets have lexicon flags the model vetoes")
+    }
+
+    /// A report of a few words gives the model nothing to contradict the lexicons with: a
+    /// lone "desaparecido" scores the flag's base rate, far under the veto.
+    @Test(arguments: [
+        ("desaparecido", "protection.missing_person"), ("lo asesinaron", "protection.death"), ("extorsión", "protection.extortion"),
+        ("mon frère a disparu", "protection.missing_person"), ("m pa jwenn pitit mwen depi 3 jou", "protection.missing_person"),
+    ])
+    func aShortReportKeepsItsLexiconFlag(text: String, flag: String) throws {
+        let classifier = DevSetTests.classifier
+        #expect(classifier.classifyWithLexiconsOnly(text).flags.contains(FlagCode(flag)), "the lexicons find it")
+        let scores = try #require(classifier.modelScores(text))
+        #expect(try #require(scores.flags.first { $0.flag == FlagCode(flag) }).probability < 0.1, "the model alone would veto it")
+        #expect(classifier.classify(text).flags.contains(FlagCode(flag)))
     }
 
     @Test func aLabelledMessageThatIsAlsoALexiconExampleKeepsItsLabel() throws {
