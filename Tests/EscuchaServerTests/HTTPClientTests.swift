@@ -82,23 +82,22 @@ struct HTTPClientTests {
     }
 
     @Test func aSlowServerTimesOut() async throws {
-        // The server would answer after 30 s; the 300 ms timeout must cut it short. A timeout
-        // error already shows the answer was not awaited; the bound only has to stay under the
-        // server's delay, because on a loaded machine the request may wait its turn for a
-        // blocking thread (a CI run saw 19.6 s while every suite started at once).
+        // The server would answer after 30 s; the 300 ms timeout must cut it short. libcurl's
+        // "operation timed out" (28) is what shows the answer was not awaited: a wall-clock
+        // bound is not asserted, because on a loaded machine the request may first wait its
+        // turn for a blocking thread (CI runs saw 19.6 s and 33.6 s with every suite at once).
         let receiver = try OutboxTestReceiver(.http { _ in CannedResponse(status: 200, delay: .seconds(30)) })
         defer { receiver.stop() }
-        let started = ContinuousClock.now
         do {
             _ = try await HTTPClient().send(
                 HTTPRequest(method: "POST", url: receiver.origin + "/slow?key=K", body: [1, 2], timeout: .milliseconds(300)))
             Issue.record("the request should have timed out")
         } catch {
             #expect(error.kind == .timedOut)
+            #expect(error.curlCode == 28)
             #expect(error.isTransient)
             #expect(!error.description.contains("key=K"))
         }
-        #expect(ContinuousClock.now - started < .seconds(29))
     }
 
     @Test func cancellingTheTaskAbortsTheTransfer() async throws {
