@@ -513,7 +513,7 @@ public final class Classifier: Sendable {
     {
         RiskModel.train(
             examples.map { (modelWords(of: $0.text), $0.flags) }, flags: flags, settings: settings, wordsFingerprint: modelWordsFingerprint,
-            critical: Set(taxonomy.flags.filter { $0.severity == .critical }.map(\.code)))
+            critical: Set(taxonomy.criticalFlags))
     }
 
     /// Classifies one message.

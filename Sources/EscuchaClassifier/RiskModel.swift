@@ -49,6 +49,14 @@ public struct RiskModel: Sendable {
         vetoable[k] && probability < vetoBelow && words >= vetoMinimumWords
     }
 
+    /// A flag the model may veto but would raise again, its own threshold being under the
+    /// veto; `nil` when there is none. Training options and model files with one are refused.
+    public var flagRaisedUnderItsVeto: (flag: FlagCode, threshold: Double)? {
+        guard vetoBelow > 0 else { return nil }
+        for (k, flag) in flags.enumerated() where vetoable[k] && thresholds[k] < vetoBelow { return (flag, thresholds[k]) }
+        return nil
+    }
+
     /// ``Classifier/modelWordsFingerprint`` of the classifier it was trained with.
     public let wordsFingerprint: String
     /// The model's features, sorted; feature `i`'s weights are row `i` of `flatWeights`.
@@ -439,12 +447,6 @@ public struct RiskModel: Sendable {
                     file: file, line: nil,
                     message: "the veto (below \(veto.below), from \(veto.minimumWords) words, flags \(veto.flags)) needs a probability, a word count and flags the model knows; train it again")
             }
-            // A flag vetoed under the veto probability must not be raised again by the model
-            // with a lower threshold of its own.
-            for flag in veto.flags where (stored.flagThresholds?[flag] ?? stored.threshold) < veto.below {
-                throw ConfigError(
-                    file: file, line: nil, message: "the threshold of '\(flag)' is under the veto's \(veto.below), so the model would raise what it vetoes; train it again")
-            }
             // A critical flag the lexicons found always stays, whatever the file says.
             if let critical = veto.flags.first(where: { taxonomy.flag(FlagCode($0))?.severity == .critical }) {
                 throw ConfigError(file: file, line: nil, message: "the model vetoes '\(critical)', a critical flag, which is never vetoed; train it again")
@@ -470,11 +472,17 @@ public struct RiskModel: Sendable {
             }
             flagThresholds[FlagCode(flag)] = value
         }
-        return RiskModel(
+        let model = RiskModel(
             flags: stored.flags.map { FlagCode($0) }, bias: stored.bias, threshold: stored.threshold, flagThresholds: flagThresholds,
             shortMessage: stored.shortMessage.map { ($0.words, $0.threshold) } ?? (0, 0),
             veto: stored.veto.map { ($0.below, $0.minimumWords, Set($0.flags.map { FlagCode($0) })) } ?? (0, 0, []),
             wordsFingerprint: stored.words ?? "", weights: weights)
+        if let (flag, threshold) = model.flagRaisedUnderItsVeto {
+            throw ConfigError(
+                file: file, line: nil,
+                message: "the threshold of '\(flag.rawValue)' (\(threshold)) is under the veto's \(model.vetoBelow), so the model would raise what it vetoes; train it again")
+        }
+        return model
     }
 }
 

@@ -68,6 +68,11 @@ public struct Taxonomy: Sendable, Equatable {
         flags.first { $0.code == code }
     }
 
+    /// The codes of critical severity, in taxonomy order: the model never vetoes these.
+    public var criticalFlags: [FlagCode] {
+        flags.filter { $0.severity == .critical }.map(\.code)
+    }
+
     /// The families in taxonomy order.
     public var families: [String] {
         var seen: [String] = []

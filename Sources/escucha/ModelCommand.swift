@@ -26,7 +26,8 @@ struct ModelCommand: AsyncParsableCommand {
                 probability exceeds --threshold (--other-threshold for the flags below critical \
                 severity), or --short-message-threshold in a message of fewer than \
                 --short-message-words words; and it drops a lexicon's flag below critical \
-                severity when the model's probability for it is under --veto-below. A critical \
+                severity when the model's probability for it is under --veto-below, in a message \
+                of at least --veto-min-words words. A critical \
                 flag the lexicons found always stays. Measure on a set the model was not \
                 trained on (`escucha eval --config-dir …`): on its own training files it looks \
                 better than it is, and lexicon examples written from a set's misses resemble it.
@@ -89,7 +90,7 @@ struct ModelCommand: AsyncParsableCommand {
             let classifier = try loadClassifier(config, riskModel: false)
             let modelFlags: [FlagCode]
             switch flags {
-            case "critical": modelFlags = classifier.taxonomy.flags.filter { $0.severity == .critical }.map(\.code)
+            case "critical": modelFlags = classifier.taxonomy.criticalFlags
             case "all": modelFlags = classifier.taxonomy.flags.map(\.code)
             default: throw ValidationError("--flags \(flags): write critical or all")
             }
@@ -107,16 +108,6 @@ struct ModelCommand: AsyncParsableCommand {
             guard (0...1).contains(otherThreshold), (0...1).contains(vetoBelow), vetoMinWords >= 0 else {
                 throw ValidationError("--other-threshold and --veto-below need probabilities from 0 to 1, --veto-min-words 0 or more")
             }
-            // A flag the model may veto must not have a threshold under the veto: the model
-            // would raise again what it has just dropped.
-            if vetoBelow > 0 {
-                for flag in classifier.taxonomy.flags where flag.severity != .critical && modelFlags.contains(flag.code) {
-                    let own = settings.flagThresholds[flag.code] ?? otherThreshold
-                    guard own >= vetoBelow else {
-                        throw ValidationError("\(flag.code.rawValue) would be raised at \(own), under --veto-below \(vetoBelow): raise its threshold or lower the veto")
-                    }
-                }
-            }
             settings.otherThreshold = otherThreshold
             settings.vetoBelow = vetoBelow
             settings.vetoMinimumWords = vetoMinWords
@@ -131,6 +122,10 @@ struct ModelCommand: AsyncParsableCommand {
             // The model reads words as the classifier's tokenizer folds them.
             let training = classifier.riskModelTrainingSet(examples, lexiconExamples: lexiconExamples)
             let model = classifier.trainRiskModel(training, flags: modelFlags, settings: settings)
+            // The model would raise again what it has just dropped.
+            if let (flag, own) = model.flagRaisedUnderItsVeto {
+                throw ValidationError("\(flag.rawValue) would be raised at \(own), under --veto-below \(vetoBelow): raise its threshold or lower the veto")
+            }
             let path = out ?? config.configDirectory + "/model/risk.json"
             try FileManager.default.createDirectory(
                 atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
