@@ -1,3 +1,4 @@
+import EscuchaCore
 import Foundation
 
 /// A location in a webhook request, written `source:path`.

@@ -82,6 +82,8 @@ public final class Classifier: Sendable {
     let hintWeightsByIndex: [[(language: Int, weight: Double)]]
     /// Per sector: the index of its first listing (a sector listed twice is marked there).
     let sectorFirstIndex: [Int]
+    /// Per sector of the risk model: its index in `taxonomy.sectors`.
+    let modelSectorIndex: [Int]
     private let scratches: Mutex<[ScratchBox]>
 
     struct FlagFacts: Sendable {
@@ -135,6 +137,8 @@ public final class Classifier: Sendable {
         versionSeed: String = "", riskModel: RiskModel? = nil
     ) throws(ConfigError) {
         self.riskModel = riskModel
+        // The parse checked that every model sector is in the taxonomy.
+        modelSectorIndex = riskModel?.sectors.map { taxonomy.sectors.firstIndex(of: $0) ?? 0 } ?? []
         let clock = ContinuousClock()
         let began = clock.now
         self.taxonomy = taxonomy
@@ -502,18 +506,43 @@ public final class Classifier: Sendable {
     public func riskModelTrainingSet(_ labelled: [(text: String, flags: Set<FlagCode>)], lexiconExamples: Bool = true)
         -> [(text: String, flags: Set<FlagCode>)]
     {
-        guard lexiconExamples else { return labelled }
-        let labelledTexts = Set(labelled.map(\.text))
-        return labelled + self.lexiconExamples().filter { !labelledTexts.contains($0.text) }
+        riskModelTrainingSet(labelled: labelled.map { ($0.text, RiskModel.ModelLabels(flags: $0.flags)) }, lexiconExamples: lexiconExamples)
+            .map { ($0.text, $0.labels.flags) }
     }
 
-    /// Trains the risk model on labelled messages, read by this classifier's tokenizer.
+    /// ``riskModelTrainingSet(_:lexiconExamples:)`` for messages labelled with their type and
+    /// sectors too; the lexicon examples come without them.
+    public func riskModelTrainingSet(labelled: [(text: String, labels: RiskModel.ModelLabels)], lexiconExamples: Bool = true)
+        -> [(text: String, labels: RiskModel.ModelLabels)]
+    {
+        guard lexiconExamples else { return labelled }
+        let labelledTexts = Set(labelled.map(\.text))
+        return labelled + self.lexiconExamples().filter { !labelledTexts.contains($0.text) }.map { ($0.text, RiskModel.ModelLabels(flags: $0.flags)) }
+    }
+
+    /// Trains the risk model on messages labelled with flags, read by this classifier's
+    /// tokenizer.
     public func trainRiskModel(_ examples: [(text: String, flags: Set<FlagCode>)], flags: [FlagCode], settings: RiskModel.Settings = RiskModel.Settings())
         -> RiskModel
     {
-        RiskModel.train(
-            examples.map { (modelWords(of: $0.text), $0.flags) }, flags: flags, settings: settings, wordsFingerprint: modelWordsFingerprint,
-            critical: Set(taxonomy.criticalFlags))
+        trainRiskModel(labelled: examples.map { ($0.text, RiskModel.ModelLabels(flags: $0.flags)) }, flags: flags, settings: settings)
+    }
+
+    /// Trains the risk model; it learns the taxonomy's feedback types and sectors too when
+    /// `settings.typesAndSectors` and some messages are labelled with them.
+    public func trainRiskModel(
+        labelled examples: [(text: String, labels: RiskModel.ModelLabels)], flags: [FlagCode], settings: RiskModel.Settings = RiskModel.Settings()
+    ) -> RiskModel {
+        func unique(_ names: [String]) -> [String] {
+            var seen: Set<String> = []
+            return names.filter { seen.insert($0).inserted }
+        }
+        let learnsTypes = settings.typesAndSectors && examples.contains { $0.labels.type != nil }
+        let learnsSectors = settings.typesAndSectors && examples.contains { $0.labels.sectors != nil }
+        return RiskModel.train(
+            examples.map { (modelWords(of: $0.text), $0.labels) }, flags: flags, settings: settings,
+            types: learnsTypes ? unique(taxonomy.types) : [], sectors: learnsSectors ? unique(taxonomy.sectors) : [],
+            wordsFingerprint: modelWordsFingerprint, critical: Set(taxonomy.criticalFlags))
     }
 
     /// Classifies one message.
@@ -568,10 +597,18 @@ public final class Classifier: Sendable {
         findMatches(&scratch)
         let (language, languages, script, presentAll) = detectLanguage(&scratch, hint: languageHint)
         var flagged = findFlags(&scratch, presentAll: presentAll)
+        var modelType: String?
+        var modelSectors: [Bool] = []
         if withModel, let riskModel {
             // The model reads the tokenizer's words, the caller's only.
             modelWords(&scratch)
             let scores = riskModel.score(&scratch.model)
+            // The type and the sectors the model learnt are its to decide: on labelled sets it
+            // had not seen, it chose the type of 87 % of messages where the lexicons' cues chose
+            // 74 %, and sectors at F1 0.79 where the cues and the flags gave 0.66
+            // (docs/lexicon.md). Where it is unsure of every type, the cues decide.
+            if let (t, p) = riskModel.likeliestType(scratch.model), p >= riskModel.typeConfidence { modelType = riskModel.types[t] }
+            modelSectors = riskModel.sectors.indices.map { riskModel.hasSector($0, scratch.model) }
             // A lexicon's flag below critical severity that the model finds very unlikely is
             // dropped with its evidence; a critical one always stays.
             let words = scratch.model.words.count
@@ -607,7 +644,8 @@ public final class Classifier: Sendable {
             if uses & PatternUse.sector != 0 { sectorByPattern.forEach(Int(match.pattern)) { scratch.sectorHit[Int($0)] = true } }
             if uses & PatternUse.place != 0 { placeMatches.append(match) }
         }
-        let type = decideType(&scratch, flags: flags)
+        let lexiconType = decideType(&scratch, flags: flags)
+        let type = modelType ?? lexiconType
         // The longest name wins: "Santiago de los Caballeros" is not also Santiago, Chile.
         var placeIndexes: [Int] = []
         for match in placeMatches {
@@ -636,6 +674,8 @@ public final class Classifier: Sendable {
                 }
             }
         }
+        // The lexicons' cues and the flags only speak for the sectors the model does not know.
+        for (s, known) in modelSectors.enumerated() { scratch.sectorHit[sectorFirstIndex[modelSectorIndex[s]]] = known }
         var sectors: [String] = []
         for (i, sector) in taxonomy.sectors.enumerated() where scratch.sectorHit[sectorFirstIndex[i]] {
             sectors.append(sector)

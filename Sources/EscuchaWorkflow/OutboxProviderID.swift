@@ -1,4 +1,5 @@
 import EscuchaChannels
+import EscuchaCore
 
 /// Where each gateway's send API puts the id of the message it accepted, in its JSON
 /// answer: a path of object keys and `[n]` array indices, e.g. `messages[0].message-id`.

@@ -6,7 +6,7 @@ import Foundation
 /// `escucha model train`: the logistic-regression net under the lexicons.
 struct ModelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "model", abstract: "Train the model that raises flags the lexicons miss and vetoes unlikely ones.", subcommands: [Train.self])
+        commandName: "model", abstract: "Train the model that raises flags the lexicons miss, vetoes unlikely ones, and tells the type and sectors.", subcommands: [Train.self])
 
     struct Train: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -14,7 +14,8 @@ struct ModelCommand: AsyncParsableCommand {
             abstract: "Train Config/model/risk.json on labelled JSON Lines files.",
             discussion: """
                 One logistic regression per flag (every flag of the taxonomy unless --flags \
-                critical) over the words of each message, their \
+                critical), per feedback type and per sector (from the labelled messages that \
+                give them, unless --no-types-and-sectors) over the words of each message, their \
                 pairs and their first five letters; the same files give the same model. Words \
                 are read as the lexicons' tokenizer reads them (SMS abbreviations expanded, an \
                 agent's turns in a transcript skipped), and the model file records those \
@@ -28,7 +29,9 @@ struct ModelCommand: AsyncParsableCommand {
                 --short-message-words words; and it drops a lexicon's flag below critical \
                 severity when the model's probability for it is under --veto-below, in a message \
                 of at least --veto-min-words words. A critical \
-                flag the lexicons found always stays. Measure on a set the model was not \
+                flag the lexicons found always stays. The type is the model's likeliest when \
+                its probability reaches --type-confidence (else the lexicons' cues decide), and \
+                the sectors it learnt are those above --sector-threshold. Measure on a set the model was not \
                 trained on (`escucha eval --config-dir …`): on its own training files it looks \
                 better than it is, and lexicon examples written from a set's misses resemble it.
                 """)
@@ -81,11 +84,24 @@ struct ModelCommand: AsyncParsableCommand {
             help: "Also train on the lexicon entries' own examples, labelled with the flags the lexicons find in them.")
         var lexiconExamples = true
 
+        @Flag(
+            inversion: .prefixedNo,
+            help: "Also learn the feedback type and the sectors from the labelled messages that give them.")
+        var typesAndSectors = true
+
+        @Option(help: "The probability a sector needs to be the message's.")
+        var sectorThreshold = RiskModel.Settings().sectorThreshold
+
+        @Option(help: "The probability the likeliest type needs to be the message's; under it the lexicons' cues decide.")
+        var typeConfidence = RiskModel.Settings().typeConfidence
+
         func run() async throws {
             guard !files.isEmpty else { throw ValidationError("give at least one labelled file") }
-            var examples: [(text: String, flags: Set<FlagCode>)] = []
+            var examples: [(text: String, labels: RiskModel.ModelLabels)] = []
             for file in files {
-                examples += try readLabelledMessages(file).map { ($0.text, Set($0.flags.map { FlagCode($0) })) }
+                examples += try readLabelledMessages(file).map {
+                    ($0.text, RiskModel.ModelLabels(flags: Set($0.flags.map { FlagCode($0) }), type: $0.type, sectors: $0.sectors))
+                }
             }
             let classifier = try loadClassifier(config, riskModel: false)
             let modelFlags: [FlagCode]
@@ -120,8 +136,14 @@ struct ModelCommand: AsyncParsableCommand {
             settings.shortMessageWords = shortMessageWords
             settings.shortMessageThreshold = shortMessageThreshold
             // The model reads words as the classifier's tokenizer folds them.
-            let training = classifier.riskModelTrainingSet(examples, lexiconExamples: lexiconExamples)
-            let model = classifier.trainRiskModel(training, flags: modelFlags, settings: settings)
+            guard (0...1).contains(sectorThreshold), (0...1).contains(typeConfidence) else {
+                throw ValidationError("--sector-threshold and --type-confidence need probabilities from 0 to 1")
+            }
+            settings.typesAndSectors = typesAndSectors
+            settings.sectorThreshold = sectorThreshold
+            settings.typeConfidence = typeConfidence
+            let training = classifier.riskModelTrainingSet(labelled: examples, lexiconExamples: lexiconExamples)
+            let model = classifier.trainRiskModel(labelled: training, flags: modelFlags, settings: settings)
             // The model would raise again what it has just dropped.
             if let (flag, own) = model.flagRaisedUnderItsVeto {
                 throw ValidationError("\(flag.rawValue) would be raised at \(own), under --veto-below \(vetoBelow): raise its threshold or lower the veto")

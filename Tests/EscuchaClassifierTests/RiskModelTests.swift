@@ -177,18 +177,108 @@ import Testing
         }
     }
 
+    /// Messages labelled with a type and sectors, as the labelled sets are.
+    static let typed: [(text: String, labels: RiskModel.ModelLabels)] = [
+        ("a que hora abren el comedor", .init(flags: [], type: "question", sectors: ["food"])),
+        ("donde queda el comedor y a que hora sirven", .init(flags: [], type: "question", sectors: ["food"])),
+        ("gracias por el kit de higiene y el agua", .init(flags: [], type: "praise", sectors: ["wash"])),
+        ("muchas gracias por el agua limpia", .init(flags: [], type: "praise", sectors: ["wash"])),
+        ("necesito un abogado para mis papeles de asilo", .init(flags: [], type: "request", sectors: ["documentation"])),
+        ("por favor ayudenme con los papeles del asilo", .init(flags: [], type: "request", sectors: ["documentation"])),
+    ]
+
+    @Test func theModelLearnsTypesAndSectorsFromTheMessagesThatGiveThem() throws {
+        let flags: [FlagCode] = ["misconduct.sexual_exploitation"]
+        // The flag examples carry no type: they train the flag's column only.
+        let training = Self.typed + Self.examples.map { ($0.text, RiskModel.ModelLabels(flags: $0.flags)) }
+        let model = Self.classifier.trainRiskModel(labelled: training, flags: flags)
+        let taxonomy = try Taxonomy.load(path: RepositoryPaths.config + "/taxonomy.yaml")
+        #expect(model.types == taxonomy.types)
+        #expect(model.sectors == taxonomy.sectors)
+        func read(_ model: RiskModel, _ text: String) -> (type: String, sectors: [String], flag: Double) {
+            var scratch = RiskModel.Scratch()
+            scratch.words = Self.classifier.modelWords(of: text).map(\.word)
+            let flag = model.score(&scratch)[0].probability
+            let type = model.likeliestType(scratch).map { model.types[$0.type] } ?? "none"
+            return (type, model.sectors.indices.filter { model.hasSector($0, scratch) }.map { model.sectors[$0] }, flag)
+        }
+        #expect(read(model, "gracias por el agua").type == "praise")
+        #expect(read(model, "gracias por el agua").sectors == ["wash"])
+        #expect(read(model, "a que hora abren el comedor hoy").type == "question")
+        #expect(read(model, "ayudenme con mis papeles").sectors == ["documentation"])
+        // Stored and read back: the same columns, threshold and probabilities.
+        let loaded = try RiskModel.parse(try model.json(), file: "risk.json", taxonomy: taxonomy)
+        #expect(loaded.types == model.types && loaded.sectors == model.sectors && loaded.sectorThreshold == model.sectorThreshold)
+        for text in ["gracias por el agua", "ayudenme con mis papeles", "el voluntario quiere que vaya a su casa de noche"] {
+            #expect(read(loaded, text) == read(model, text), "\(text)")
+        }
+        // Without labelled types and sectors, or when told not to, the model learns flags only.
+        let flagsOnly = Self.classifier.trainRiskModel(Self.examples, flags: flags)
+        #expect(flagsOnly.types.isEmpty && flagsOnly.sectors.isEmpty)
+        #expect(!(try flagsOnly.json()).contains("sectorThreshold"))
+        var settings = RiskModel.Settings()
+        settings.typesAndSectors = false
+        let untyped = Self.classifier.trainRiskModel(labelled: training, flags: flags, settings: settings)
+        #expect(untyped.types.isEmpty && untyped.sectors.isEmpty)
+        // The flag's column learns the same from the same flags, with or without the others.
+        #expect(abs(read(model, "el voluntario dice que vaya a su casa de noche").flag - read(untyped, "el voluntario dice que vaya a su casa de noche").flag) < 0.05)
+    }
+
+    @Test func aModelWithUnknownTypesOrSectorsOrTheWrongWidthIsRefused() throws {
+        let taxonomy = try Taxonomy.load(path: RepositoryPaths.config + "/taxonomy.yaml")
+        let good = #"{"bias":[0,0,0],"features":2,"flags":["protection.gbv"],"sectorThreshold":0.5,"sectors":["health"],"threshold":0.1,"types":["question"],"weights":{"agua":[0.1,0.2,0.3]}}"#
+        let model = try RiskModel.parse(good, file: "risk.json", taxonomy: taxonomy)
+        #expect(model.types == ["question"] && model.sectors == ["health"])
+        let cases = [
+            good.replacingOccurrences(of: #""types":["question"]"#, with: #""types":["gossip"]"#),
+            good.replacingOccurrences(of: #""sectors":["health"]"#, with: #""sectors":["weather"]"#),
+            good.replacingOccurrences(of: #""agua":[0.1,0.2,0.3]"#, with: #""agua":[0.1,0.2]"#),
+            good.replacingOccurrences(of: #""sectorThreshold":0.5"#, with: #""sectorThreshold":1.5"#),
+            good.replacingOccurrences(of: #""types":["question"]"#, with: #""types":"question""#),
+        ]
+        for text in cases {
+            #expect(throws: ConfigError.self, "\(text)") { try RiskModel.parse(text, file: "risk.json", taxonomy: taxonomy) }
+        }
+    }
+
+    /// The shipped model decides the type, and the sectors it learnt; the lexicons' cues decide
+    /// only what it does not know.
+    @Test func theShippedModelDecidesTheTypeAndTheSectors() throws {
+        let model = try #require(DevSetTests.classifier.riskModel)
+        #expect(!model.types.isEmpty && !model.sectors.isEmpty)
+        var decidedByModel = 0
+        for text in ["muchas gracias a la cruz roja por el agua", "donde puedo sacar el pasaporte", "necesito comida para mis hijos por favor",
+                     "mwen bezwen manje pou pitit mwen yo", "obrigado pela ajuda com os documentos"] {
+            let result = DevSetTests.classifier.classify(text)
+            var scratch = RiskModel.Scratch()
+            scratch.words = DevSetTests.classifier.modelWords(of: text).map(\.word)
+            _ = model.score(&scratch)
+            let likeliest = try #require(model.likeliestType(scratch))
+            // Unsure of every type, the model leaves the type to the lexicons' cues.
+            let expected = likeliest.probability >= model.typeConfidence
+                ? model.types[likeliest.type] : DevSetTests.classifier.classifyWithLexiconsOnly(text).type
+            if likeliest.probability >= model.typeConfidence { decidedByModel += 1 }
+            #expect(result.type == expected, "\(text)")
+            #expect(Set(result.sectors) == Set(model.sectors.indices.filter { model.hasSector($0, scratch) }.map { model.sectors[$0] }), "\(text)")
+        }
+        #expect(decidedByModel >= 3)
+    }
+
     /// The shipped model is what `escucha model train` makes, with its default settings, of
     /// the labelled sets it names and the lexicons' examples: retraining gives the same bytes,
     /// so the file cannot drift from its data unnoticed.
     @Test func theShippedModelIsTheTrainingOfTheLabelledSets() throws {
         let shipped = try String(contentsOfFile: RepositoryPaths.config + "/model/risk.json", encoding: .utf8)
-        var examples: [(text: String, flags: Set<FlagCode>)] = []
+        var examples: [(text: String, labels: RiskModel.ModelLabels)] = []
         let files = RepositoryPaths.usedProbeSets.map { RepositoryPaths.probe($0.0) }
         for path in [RepositoryPaths.shared + "/eval/dev.jsonl"] + files {
-            examples += try RepositoryPaths.labelled(path).map { ($0.text, Set($0.flags.map { FlagCode($0) })) }
+            examples += try RepositoryPaths.labelled(path).map {
+                ($0.text, RiskModel.ModelLabels(flags: Set($0.flags.map { FlagCode($0) }), type: $0.type, sectors: $0.sectors))
+            }
         }
         let lexiconsOnly = try Classifier.load(configDirectory: RepositoryPaths.config, riskModel: false)
-        let model = lexiconsOnly.trainRiskModel(lexiconsOnly.riskModelTrainingSet(examples), flags: lexiconsOnly.taxonomy.flags.map(\.code))
+        let model = lexiconsOnly.trainRiskModel(
+            labelled: lexiconsOnly.riskModelTrainingSet(labelled: examples), flags: lexiconsOnly.taxonomy.flags.map(\.code))
         #expect(
             try model.json() == shipped,
             "after a change to the labelled sets or the lexicons (their examples train the model too), retrain: escucha model train ../shared/eval/dev.jsonl Eval/probe-[a-z].jsonl Eval/probe-a[a-fi-m].jsonl")

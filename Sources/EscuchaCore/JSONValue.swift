@@ -1,4 +1,3 @@
-import EscuchaCore
 import Foundation
 
 /// A JSON value that keeps numbers as their literal text (`1516217711000`, `1.00`).
@@ -34,6 +33,9 @@ public enum JSONValue: Sendable, Equatable {
     /// Parses `text` as one JSON document.
     /// - Parameter text: JSON text.
     public static func parse(_ text: String) -> JSONValue? { parse(Array(text.utf8)) }
+
+    /// Whether `text` follows JSON's number grammar (`-0.5e-3` does, `01` and `1.` do not).
+    public static func isJSONNumberText(_ text: String) -> Bool { JSONParser.isJSONNumber(ArraySlice(text.utf8)) }
 }
 
 private struct JSONParser {
@@ -51,7 +53,12 @@ private struct JSONParser {
     }
 
     mutating func skipSpace() {
-        while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0A, 0x0D: index += 1
+            default: return
+            }
+        }
     }
 
     mutating func literal(_ word: String) -> Bool {
@@ -115,9 +122,48 @@ private struct JSONParser {
 
     mutating func parseNumber() -> JSONValue? {
         let start = index
-        while index < bytes.count, "+-0123456789.eE".utf8.contains(bytes[index]) { index += 1 }
-        guard index > start, let text = String(bytes: bytes[start..<index], encoding: .utf8), Double(text) != nil else { return nil }
+        while index < bytes.count, Self.isNumberByte(bytes[index]) { index += 1 }
+        guard index > start else { return nil }
+        // ASCII bytes: a text of up to 15 of them needs no allocation.
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        // JSON's number grammar is checked without converting; other text (`+1`, `1.`) is
+        // accepted when it reads as a number.
+        guard Self.isJSONNumber(bytes[start..<index]) || Double(text) != nil else { return nil }
         return .number(text)
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    static func isJSONNumber(_ text: ArraySlice<UInt8>) -> Bool {
+        var i = text.startIndex
+        let end = text.endIndex
+        func digits() -> Int {
+            let from = i
+            while i < end, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(text[i]) { i += 1 }
+            return i - from
+        }
+        if i < end, text[i] == UInt8(ascii: "-") { i += 1 }
+        if i < end, text[i] == UInt8(ascii: "0") {
+            i += 1
+        } else if digits() == 0 {
+            return false
+        }
+        if i < end, text[i] == UInt8(ascii: ".") {
+            i += 1
+            if digits() == 0 { return false }
+        }
+        if i < end, text[i] == UInt8(ascii: "e") || text[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < end, text[i] == UInt8(ascii: "+") || text[i] == UInt8(ascii: "-") { i += 1 }
+            if digits() == 0 { return false }
+        }
+        return i == end
+    }
+
+    static func isNumberByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"): true
+        default: false
+        }
     }
 
     mutating func hex4() -> UInt32? {
@@ -128,6 +174,13 @@ private struct JSONParser {
 
     mutating func parseString() -> String? {
         index += 1
+        // Most strings have no escape: taken as they stand.
+        var end = index
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            defer { index = end + 1 }
+            return String(decoding: bytes[index..<end], as: UTF8.self)
+        }
         var out: [UInt8] = []
         while index < bytes.count {
             let b = bytes[index]
