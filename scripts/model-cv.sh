@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Leave-one-set-out measurement of the risk model: for each labelled set given, train on
 # the others (and the shared development set), then `escucha eval` the held-out set with the
-# current lexicons. Prints one line a set: micro-F1, critical recall, false alarms.
+# current lexicons. Prints one line a set: micro-F1, critical recall, false alarms, type
+# accuracy and sector F1 (the model learns types and sectors from the labelled sets only).
 # Extra `model train` options go in MODEL_ARGS, e.g. MODEL_ARGS="--l2 0.01 --threshold 0.15".
 # The lexicons' examples are left out (--no-lexicon-examples) unless WITH_LEXICON_EXAMPLES=1:
 # they were written from the probe sets' misses, so training on them would leak the held-out
@@ -25,5 +26,7 @@ for held in "$@"; do
         /^micro:/ { f1 = $NF }
         /^critical-flag recall:/ { crit = $NF }
         /^false alarms on flag-free/ { fa = $(NF-2) " = " $NF }
-        END { printf "%-18s F1 %s  critical recall %s  false alarms %s\n", set, f1, crit, fa }'
+        /^type accuracy:/ { type = $NF }
+        /^sector micro:/ { sectors = $NF }
+        END { printf "%-18s F1 %s  critical recall %s  false alarms %s  type %s  sectors F1 %s\n", set, f1, crit, fa, type, sectors }'
 done

@@ -29,8 +29,9 @@ enum RepositoryPaths {
         ("probe-s.jsonl", 250), ("probe-t.jsonl", 250), ("probe-u.jsonl", 250), ("probe-v.jsonl", 250),
         ("probe-w.jsonl", 250), ("probe-x.jsonl", 250), ("probe-y.jsonl", 250), ("probe-z.jsonl", 250),
         ("probe-aa.jsonl", 250), ("probe-ab.jsonl", 250), ("probe-ac.jsonl", 250), ("probe-ad.jsonl", 250),
-        ("probe-ae.jsonl", 250), ("probe-af.jsonl", 250), ("probe-ai.jsonl", 250), ("probe-aj.jsonl", 250),
-        ("probe-ak.jsonl", 250), ("probe-al.jsonl", 250), ("probe-am.jsonl", 250),
+        ("probe-ae.jsonl", 250), ("probe-af.jsonl", 250), ("probe-ag.jsonl", 250), ("probe-ah.jsonl", 250),
+        ("probe-ai.jsonl", 250), ("probe-aj.jsonl", 250),
+        ("probe-ak.jsonl", 250), ("probe-al.jsonl", 250), ("probe-am.jsonl", 250), ("probe-an.jsonl", 250), ("probe-ao.jsonl", 250),
     ]
 
     static func probe(_ file: String) -> String { root.appendingPathComponent("Eval/" + file).path }

@@ -281,7 +281,7 @@ import Testing
             labelled: lexiconsOnly.riskModelTrainingSet(labelled: examples), flags: lexiconsOnly.taxonomy.flags.map(\.code))
         #expect(
             try model.json() == shipped,
-            "after a change to the labelled sets or the lexicons (their examples train the model too), retrain: escucha model train ../shared/eval/dev.jsonl Eval/probe-[a-z].jsonl Eval/probe-a[a-fi-m].jsonl")
+            "after a change to the labelled sets or the lexicons (their examples train the model too), retrain: escucha model train ../shared/eval/dev.jsonl Eval/probe-?.jsonl Eval/probe-??.jsonl")
     }
 
     @Test func theModelAddsACriticalFlagTheLexiconsMissWithItsEvidence() {
