@@ -562,6 +562,10 @@ public final class Classifier: Sendable {
         /// (whether or not the lexicons found it too), and whether the lexicons found it and
         /// the model vetoed it.
         public var flags: [(flag: FlagCode, probability: Double, raised: Bool, vetoed: Bool)]
+        /// The probability of each type and each sector the model learnt (empty for a model
+        /// of flags only).
+        public var types: [(type: String, probability: Double)]
+        public var sectors: [(sector: String, probability: Double)]
     }
 
     /// The risk model's view of `text` (read as ``classify(_:languageHint:)`` reads it);
@@ -576,13 +580,20 @@ public final class Classifier: Sendable {
             modelWords(&scratch)
             let results = riskModel.score(&scratch.model)
             let words = scratch.model.words.count
+            let types = riskModel.types.enumerated().map { t, type in
+                (type, riskModel.probability(column: riskModel.flags.count + t, scratch.model))
+            }
+            let sectors = riskModel.sectors.enumerated().map { s, sector in
+                (sector, riskModel.probability(column: riskModel.flags.count + riskModel.types.count + s, scratch.model))
+            }
             return ModelScores(
                 words: words,
                 flags: results.enumerated().map { k, result in
                     let flag = riskModel.flags[k]
                     let vetoed = found.contains(flag) && riskModel.vetoes(k, probability: result.probability, words: words)
                     return (flag, result.probability, result.raised, vetoed)
-                })
+                },
+                types: types, sectors: sectors)
         }
     }
 

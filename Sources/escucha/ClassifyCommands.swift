@@ -15,7 +15,8 @@ struct ClassifyCommand: AsyncParsableCommand {
             Evidence offsets are UTF-16 code units into the text. With --model-scores each \
             object also has `model_scores`: the words the risk model read, its probability \
             for each of its flags, the flags it raises and the lexicons' flags it vetoed \
-            (scripts/model-thresholds.sh reads it).
+            (scripts/model-thresholds.sh reads it), and its probability for each type and \
+            sector it learnt (`type_probabilities`, `sector_probabilities`).
             """)
 
     @OptionGroup var config: ConfigOptions
@@ -28,7 +29,7 @@ struct ClassifyCommand: AsyncParsableCommand {
 
     @Flag(
         name: .long,
-        help: "Add `model_scores`: the words the risk model read, its probability for each of its flags, the flags it raises and the lexicons' flags it vetoed.")
+        help: "Add `model_scores`: the words the risk model read, its probability for each of its flags, types and sectors, the flags it raises and the lexicons' flags it vetoed.")
     var modelScores = false
 
     @Argument(help: "The text to classify.")
@@ -73,7 +74,10 @@ struct ClassifyCommand: AsyncParsableCommand {
             words: scores.words,
             probabilities: Dictionary(scores.flags.map { ($0.flag.rawValue, $0.probability) }, uniquingKeysWith: { first, _ in first }),
             raised: scores.flags.filter(\.raised).map(\.flag.rawValue),
-            vetoed: scores.flags.filter(\.vetoed).map(\.flag.rawValue))
+            vetoed: scores.flags.filter(\.vetoed).map(\.flag.rawValue),
+            typeProbabilities: scores.types.isEmpty ? nil : Dictionary(scores.types.map { ($0.type, $0.probability) }, uniquingKeysWith: { first, _ in first }),
+            sectorProbabilities: scores.sectors.isEmpty
+                ? nil : Dictionary(scores.sectors.map { ($0.sector, $0.probability) }, uniquingKeysWith: { first, _ in first }))
     }
 }
 
@@ -87,6 +91,16 @@ struct ModelScoresOutput: Encodable {
     /// The lexicons' flags the model dropped (below critical severity, under the model's
     /// veto probability, in a message long enough).
     var vetoed: [String]
+    /// The probability of each type and sector the model learnt; absent for a model of flags
+    /// only.
+    var typeProbabilities: [String: Double]?
+    var sectorProbabilities: [String: Double]?
+
+    enum CodingKeys: String, CodingKey {
+        case words, probabilities, raised, vetoed
+        case typeProbabilities = "type_probabilities"
+        case sectorProbabilities = "sector_probabilities"
+    }
 }
 
 /// The JSON shape `escucha classify` prints.

@@ -259,6 +259,11 @@ import Testing
                 ? model.types[likeliest.type] : DevSetTests.classifier.classifyWithLexiconsOnly(text).type
             if likeliest.probability >= model.typeConfidence { decidedByModel += 1 }
             #expect(result.type == expected, "\(text)")
+            // `classify --model-scores` shows the same probabilities.
+            let scores = try #require(DevSetTests.classifier.modelScores(text))
+            #expect(scores.types.map(\.type) == model.types && scores.sectors.map(\.sector) == model.sectors)
+            #expect(scores.types.max { $0.probability < $1.probability }?.type == model.types[likeliest.type])
+            #expect(Set(scores.sectors.filter { $0.probability > model.sectorThreshold }.map(\.sector)) == Set(result.sectors), "\(text)")
             #expect(Set(result.sectors) == Set(model.sectors.indices.filter { model.hasSector($0, scratch) }.map { model.sectors[$0] }), "\(text)")
         }
         #expect(decidedByModel >= 3)
