@@ -137,8 +137,13 @@ public final class Classifier: Sendable {
         versionSeed: String = "", riskModel: RiskModel? = nil
     ) throws(ConfigError) {
         self.riskModel = riskModel
-        // The parse checked that every model sector is in the taxonomy.
-        modelSectorIndex = riskModel?.sectors.map { taxonomy.sectors.firstIndex(of: $0) ?? 0 } ?? []
+        if let riskModel {
+            let unknown = riskModel.types.filter { !taxonomy.types.contains($0) } + riskModel.sectors.filter { !taxonomy.sectors.contains($0) }
+            if let name = unknown.first {
+                throw ConfigError(file: "model/risk.json", line: nil, message: "the model knows type or sector '\(name)', which the taxonomy does not; train it again")
+            }
+        }
+        modelSectorIndex = riskModel?.sectors.map { taxonomy.sectors.firstIndex(of: $0)! } ?? []
         let clock = ContinuousClock()
         let began = clock.now
         self.taxonomy = taxonomy
@@ -537,11 +542,21 @@ public final class Classifier: Sendable {
             var seen: Set<String> = []
             return names.filter { seen.insert($0).inserted }
         }
-        let learnsTypes = settings.typesAndSectors && examples.contains { $0.labels.type != nil }
-        let learnsSectors = settings.typesAndSectors && examples.contains { $0.labels.sectors != nil }
+        // A type or sector with too few labelled messages is left to the lexicons' cues: a
+        // column that never saw it would never choose it, and would silence the cues.
+        var typeCounts: [String: Int] = [:]
+        var sectorCounts: [String: Int] = [:]
+        for example in examples {
+            if let type = example.labels.type { typeCounts[type, default: 0] += 1 }
+            for sector in Set(example.labels.sectors ?? []) { sectorCounts[sector, default: 0] += 1 }
+        }
+        let minimum = settings.minimumLabelledExamples
+        let types = settings.typesAndSectors ? unique(taxonomy.types).filter { typeCounts[$0, default: 0] >= minimum } : []
+        let sectors = settings.typesAndSectors ? unique(taxonomy.sectors).filter { sectorCounts[$0, default: 0] >= minimum } : []
         return RiskModel.train(
             examples.map { (modelWords(of: $0.text), $0.labels) }, flags: flags, settings: settings,
-            types: learnsTypes ? unique(taxonomy.types) : [], sectors: learnsSectors ? unique(taxonomy.sectors) : [],
+            // One type alone is no choice.
+            types: types.count > 1 ? types : [], sectors: sectors,
             wordsFingerprint: modelWordsFingerprint, critical: Set(taxonomy.criticalFlags))
     }
 
@@ -688,7 +703,7 @@ public final class Classifier: Sendable {
         // The lexicons' cues and the flags only speak for the sectors the model does not know.
         for (s, known) in modelSectors.enumerated() { scratch.sectorHit[sectorFirstIndex[modelSectorIndex[s]]] = known }
         var sectors: [String] = []
-        for (i, sector) in taxonomy.sectors.enumerated() where scratch.sectorHit[sectorFirstIndex[i]] {
+        for (i, sector) in taxonomy.sectors.enumerated() where sectorFirstIndex[i] == i && scratch.sectorHit[i] {
             sectors.append(sector)
         }
         for i in scratch.sectorHit.indices { scratch.sectorHit[i] = false }

@@ -159,6 +159,9 @@ public struct RiskModel: Sendable {
         /// gave 0.776; the lexicons' cues with the flags' sectors 0.663. 0.3, for precision:
         /// at 0.25 "necesito ayuda con comida" was also protection (0.26).
         public var sectorThreshold = 0.3
+        /// A type or sector is learnt when at least this many labelled messages have it;
+        /// the lexicons' cues decide the others.
+        public var minimumLabelledExamples = 5
         /// See ``RiskModel/typeConfidence``. In the same runs 0.3 typed 87.3 % of messages
         /// right, 0 (always the model) 86.8 %, 0.5 86.9 %; the cues alone 74.0 %.
         public var typeConfidence = 0.3
@@ -514,8 +517,9 @@ public struct RiskModel: Sendable {
         /// of the wrong kind.
         init?(_ json: JSONValue) {
             guard case .object(let top) = json else { return nil }
+            /// A finite number (`1e400` reads as infinity, which would raise every flag).
             func number(_ value: JSONValue?) -> Double? {
-                if case .number(let text) = value { return Double(text) }
+                if case .number(let text) = value, let x = Double(text), x.isFinite { return x }
                 return nil
             }
             func numbers(_ value: JSONValue?) -> [Double]? {
@@ -551,8 +555,9 @@ public struct RiskModel: Sendable {
             else { return nil }
             var weights: [String: [Double]] = [:]
             weights.reserveCapacity(weightMembers.count)
+            // Scoring reads the weights in single precision: each must fit one.
             for (name, row) in weightMembers {
-                guard let row = numbers(row) else { return nil }
+                guard let row = numbers(row), row.allSatisfy({ abs($0) <= Double(Float.greatestFiniteMagnitude) }) else { return nil }
                 weights[name] = row
             }
             guard let features = optional("features", { number($0).flatMap { Int(exactly: $0) } }),

@@ -31,7 +31,9 @@ struct ModelCommand: AsyncParsableCommand {
                 of at least --veto-min-words words. A critical \
                 flag the lexicons found always stays. The type is the model's likeliest when \
                 its probability reaches --type-confidence (else the lexicons' cues decide), and \
-                the sectors it learnt are those above --sector-threshold. Measure on a set the model was not \
+                the sectors it learnt are those above --sector-threshold; a type or sector with \
+                fewer than 5 labelled messages is not learnt, and the lexicons' sector cues and \
+                flag_sectors only add sectors the model did not learn. Measure on a set the model was not \
                 trained on (`escucha eval --config-dir …`): on its own training files it looks \
                 better than it is, and lexicon examples written from a set's misses resemble it.
                 """)
@@ -97,13 +99,20 @@ struct ModelCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard !files.isEmpty else { throw ValidationError("give at least one labelled file") }
+            let classifier = try loadClassifier(config, riskModel: false)
             var examples: [(text: String, labels: RiskModel.ModelLabels)] = []
             for file in files {
-                examples += try readLabelledMessages(file).map {
-                    ($0.text, RiskModel.ModelLabels(flags: Set($0.flags.map { FlagCode($0) }), type: $0.type, sectors: $0.sectors))
+                for message in try readLabelledMessages(file) {
+                    // A misspelt label would train every column of its kind as a negative.
+                    let unknown = (message.type.map { [$0] } ?? []).filter { !classifier.taxonomy.types.contains($0) }
+                        + (message.sectors ?? []).filter { !classifier.taxonomy.sectors.contains($0) }
+                    if let label = unknown.first {
+                        throw ValidationError("\(file): message \(message.id): '\(label)' is not a type or sector of taxonomy.yaml; correct the label")
+                    }
+                    examples.append((
+                        message.text, RiskModel.ModelLabels(flags: Set(message.flags.map { FlagCode($0) }), type: message.type, sectors: message.sectors)))
                 }
             }
-            let classifier = try loadClassifier(config, riskModel: false)
             let modelFlags: [FlagCode]
             switch flags {
             case "critical": modelFlags = classifier.taxonomy.criticalFlags
@@ -135,13 +144,13 @@ struct ModelCommand: AsyncParsableCommand {
             }
             settings.shortMessageWords = shortMessageWords
             settings.shortMessageThreshold = shortMessageThreshold
-            // The model reads words as the classifier's tokenizer folds them.
             guard (0...1).contains(sectorThreshold), (0...1).contains(typeConfidence) else {
                 throw ValidationError("--sector-threshold and --type-confidence need probabilities from 0 to 1")
             }
             settings.typesAndSectors = typesAndSectors
             settings.sectorThreshold = sectorThreshold
             settings.typeConfidence = typeConfidence
+            // The model reads words as the classifier's tokenizer folds them.
             let training = classifier.riskModelTrainingSet(labelled: examples, lexiconExamples: lexiconExamples)
             let model = classifier.trainRiskModel(labelled: training, flags: modelFlags, settings: settings)
             // The model would raise again what it has just dropped.

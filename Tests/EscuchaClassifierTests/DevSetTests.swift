@@ -110,7 +110,9 @@ enum RepositoryPaths {
         #expect(report.criticalRecall >= 0.93, "critical recall \(report.criticalRecall)")
         #expect(report.falseAlarmRate <= 0.04, "false alarms \(report.falseAlarmRate)")
         #expect(report.languageAccuracy >= 0.97, "language id \(report.languageAccuracy)")
-        #expect(report.typeAccuracy >= 0.70, "type accuracy \(report.typeAccuracy)")
+        // The model learnt the development set's types and sectors (1.000 and 0.964 in stop 15).
+        #expect(report.typeAccuracy >= 0.95, "type accuracy \(report.typeAccuracy)")
+        #expect(report.sectors.f1 >= 0.90, "sector F1 \(report.sectors.f1)")
     }
 
     /// The micro-F1 floor of a used probe set (AB's had been 0.88 until its second pass in

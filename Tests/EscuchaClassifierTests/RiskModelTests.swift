@@ -191,10 +191,13 @@ import Testing
         let flags: [FlagCode] = ["misconduct.sexual_exploitation"]
         // The flag examples carry no type: they train the flag's column only.
         let training = Self.typed + Self.examples.map { ($0.text, RiskModel.ModelLabels(flags: $0.flags)) }
-        let model = Self.classifier.trainRiskModel(labelled: training, flags: flags)
+        var everyLabel = RiskModel.Settings()
+        everyLabel.minimumLabelledExamples = 1
+        let model = Self.classifier.trainRiskModel(labelled: training, flags: flags, settings: everyLabel)
         let taxonomy = try Taxonomy.load(path: RepositoryPaths.config + "/taxonomy.yaml")
-        #expect(model.types == taxonomy.types)
-        #expect(model.sectors == taxonomy.sectors)
+        // The labelled types and sectors, in the taxonomy's order.
+        #expect(model.types == ["question", "request", "praise"])
+        #expect(model.sectors == ["food", "documentation", "wash"])
         func read(_ model: RiskModel, _ text: String) -> (type: String, sectors: [String], flag: Double) {
             var scratch = RiskModel.Scratch()
             scratch.words = Self.classifier.modelWords(of: text).map(\.word)
@@ -216,12 +219,48 @@ import Testing
         let flagsOnly = Self.classifier.trainRiskModel(Self.examples, flags: flags)
         #expect(flagsOnly.types.isEmpty && flagsOnly.sectors.isEmpty)
         #expect(!(try flagsOnly.json()).contains("sectorThreshold"))
-        var settings = RiskModel.Settings()
+        var settings = everyLabel
         settings.typesAndSectors = false
         let untyped = Self.classifier.trainRiskModel(labelled: training, flags: flags, settings: settings)
         #expect(untyped.types.isEmpty && untyped.sectors.isEmpty)
         // The flag's column learns the same from the same flags, with or without the others.
         #expect(abs(read(model, "el voluntario dice que vaya a su casa de noche").flag - read(untyped, "el voluntario dice que vaya a su casa de noche").flag) < 0.05)
+    }
+
+    /// The sectors a model did not learn still come from the lexicons' cues and the flags;
+    /// the ones it learnt are its own, whatever the cues say.
+    @Test func theLexiconsDecideOnlyTheSectorsTheModelDoesNotKnow() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("escucha-sectors-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.copyItem(atPath: RepositoryPaths.config, toPath: folder.path)
+        // Two sectors, in another order than the taxonomy's; "hospital" means health, nothing
+        // means protection, and the one flag is never raised.
+        let model = #"{"bias":[-10,-10,-10],"features":2,"flags":["protection.gbv"],"sectorThreshold":0.3,"sectors":["protection","health"],"threshold":0.12,"#
+            + #""weights":{"hospital":[0,0,40]},"words":"\#(DevSetTests.classifier.modelWordsFingerprint)"}"#
+        try model.write(to: folder.appendingPathComponent("model/risk.json"), atomically: true, encoding: .utf8)
+        let classifier = try Classifier.load(configDirectory: folder.path)
+        let text = "la policia me golpeo y necesito comida, estoy en el hospital"
+        let cuesOnly = classifier.classifyWithLexiconsOnly(text)
+        #expect(Set(cuesOnly.sectors) == ["food", "health", "protection"], "the cues and the violence flag's sectors")
+        let result = classifier.classify(text)
+        #expect(result.flags == ["protection.violence"])
+        #expect(result.sectors == ["food", "health"], "food from the cues; health and not protection from the model")
+        #expect(result.type == cuesOnly.type, "a model without types leaves the type to the cues")
+    }
+
+    @Test func aTypeOrSectorWithFewLabelledMessagesIsLeftToTheCues() {
+        // Health appears in four messages, food in five: only food is learnt.
+        var training = Self.typed
+        for text in ["la clinica no atiende", "el hospital cerro", "necesito un medico", "me duele mucho"] {
+            training.append((text, .init(flags: [], type: "complaint", sectors: ["health"])))
+        }
+        training.append(("el comedor cerro temprano", .init(flags: [], type: "complaint", sectors: ["food"])))
+        training.append(("no hay comida en el albergue", .init(flags: [], type: "complaint", sectors: ["food"])))
+        training.append(("queremos mas comida", .init(flags: [], type: "request", sectors: ["food"])))
+        let model = Self.classifier.trainRiskModel(labelled: training, flags: ["misconduct.sexual_exploitation"])
+        #expect(model.sectors == ["food"])
+        // complaint 6, question 2, praise 2, request 3: none has five but complaint.
+        #expect(model.types.isEmpty, "one type alone is no choice")
     }
 
     @Test func aModelWithUnknownTypesOrSectorsOrTheWrongWidthIsRefused() throws {
@@ -235,9 +274,22 @@ import Testing
             good.replacingOccurrences(of: #""agua":[0.1,0.2,0.3]"#, with: #""agua":[0.1,0.2]"#),
             good.replacingOccurrences(of: #""sectorThreshold":0.5"#, with: #""sectorThreshold":1.5"#),
             good.replacingOccurrences(of: #""types":["question"]"#, with: #""types":"question""#),
+            good.replacingOccurrences(of: #""sectors":["health"]"#, with: #""sectors":["health","health"]"#)
+                .replacingOccurrences(of: #""bias":[0,0,0]"#, with: #""bias":[0,0,0,0]"#).replacingOccurrences(of: "[0.1,0.2,0.3]", with: "[0.1,0.2,0.3,0.4]"),
+            good.replacingOccurrences(of: #""sectorThreshold":0.5"#, with: #""sectorThreshold":0.5,"typeConfidence":-0.1"#),
+            good.replacingOccurrences(of: #""bias":[0,0,0]"#, with: #""bias":[0,0]"#),
+            // Infinite, or beyond single precision: every probability would be 1.
+            good.replacingOccurrences(of: "[0.1,0.2,0.3]", with: "[0.1,0.2,1e400]"),
+            good.replacingOccurrences(of: "[0.1,0.2,0.3]", with: "[0.1,0.2,1e39]"),
         ]
         for text in cases {
-            #expect(throws: ConfigError.self, "\(text)") { try RiskModel.parse(text, file: "risk.json", taxonomy: taxonomy) }
+            do {
+                _ = try RiskModel.parse(text, file: "risk.json", taxonomy: taxonomy)
+                Issue.record("accepted: \(text)")
+            } catch {
+                #expect(error.file == "risk.json")
+                #expect(error.message.contains("train it again"), "\(error.message)")
+            }
         }
     }
 

@@ -9,6 +9,17 @@ import Testing
         #expect(!JSONValue.isJSONNumberText("01") && !JSONValue.isJSONNumberText("1.") && !JSONValue.isJSONNumberText("-") && !JSONValue.isJSONNumberText("1e"))
     }
 
+    @Test func numbersOutsideJSONsGrammarThatReadAsNumbersAreKept() {
+        // Gateways are not all strict; these were accepted before the grammar check too.
+        #expect(JSONValue.parse("[+1, 1., 01, .5]") == .array([.number("+1"), .number("1."), .number("01"), .number(".5")]))
+    }
+
+    @Test func invalidUTF8InAStringIsReplacedNotRefused() {
+        // A quoted string with a lone 0xFF byte, with and without an escape before it.
+        #expect(JSONValue.parse([0x5B, 0x22, 0x61, 0xFF, 0x22, 0x5D]) == .array([.string("a\u{FFFD}")]))
+        #expect(JSONValue.parse([0x5B, 0x22, 0x5C, 0x6E, 0xFF, 0x22, 0x5D]) == .array([.string("\n\u{FFFD}")]))
+    }
+
     @Test func notNumbersAreRefused() {
         for text in ["[1-]", "[--1]", "[1e+]", "[.]", "[e5]", "{\"a\": 1x}"] {
             #expect(JSONValue.parse(text) == nil, "\(text)")
