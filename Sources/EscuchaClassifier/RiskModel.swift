@@ -1,9 +1,10 @@
 import EscuchaCore
 import Foundation
 
-/// A logistic regression per flag over the words of a message, their pairs and their first
-/// five letters: a net under the lexicons for the critical flags, and a second opinion on
-/// the others.
+/// A logistic regression per flag, per feedback type and per sector over the words of a
+/// message, their pairs and their first five letters: a net under the lexicons for the
+/// critical flags, a second opinion on the others, and the judge of the type and the
+/// sectors (``likeliestType(_:)``, ``hasSector(_:_:)``).
 ///
 /// Lexicon patterns find what they were written for and little else: on labelled sets
 /// written apart from the lexicons they found 54–71 % of the critical cases (docs/lexicon.md).
