@@ -596,10 +596,10 @@ public final class Classifier: Sendable {
             let results = riskModel.score(&scratch.model)
             let words = scratch.model.words.count
             let types = riskModel.types.enumerated().map { t, type in
-                (type, riskModel.probability(column: riskModel.flags.count + t, scratch.model))
+                (type, riskModel.probability(column: riskModel.typeColumn(t), scratch.model))
             }
             let sectors = riskModel.sectors.enumerated().map { s, sector in
-                (sector, riskModel.probability(column: riskModel.flags.count + riskModel.types.count + s, scratch.model))
+                (sector, riskModel.probability(column: riskModel.sectorColumn(s), scratch.model))
             }
             return ModelScores(
                 words: words,
@@ -670,6 +670,7 @@ public final class Classifier: Sendable {
             if uses & PatternUse.sector != 0 { sectorByPattern.forEach(Int(match.pattern)) { scratch.sectorHit[Int($0)] = true } }
             if uses & PatternUse.place != 0 { placeMatches.append(match) }
         }
+        // Called whatever the model says: it also clears the cue scores for the next message.
         let lexiconType = decideType(&scratch, flags: flags)
         let type = modelType ?? lexiconType
         // The longest name wins: "Santiago de los Caballeros" is not also Santiago, Chile.

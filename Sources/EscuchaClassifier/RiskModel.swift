@@ -289,6 +289,10 @@ public struct RiskModel: Sendable {
         var scale = 0.0
     }
 
+    /// The column of type `t` (an index in ``types``) and of sector `s` (in ``sectors``).
+    func typeColumn(_ t: Int) -> Int { flags.count + t }
+    func sectorColumn(_ s: Int) -> Int { flags.count + types.count + s }
+
     /// The probability of column `column` (of all ``width``) after ``score(_:)``.
     func probability(column: Int, _ scratch: Scratch) -> Double {
         let z = bias[column] + scratch.sums[column] * scratch.scale
@@ -301,7 +305,7 @@ public struct RiskModel: Sendable {
         guard !types.isEmpty else { return nil }
         var best = (type: 0, probability: -1.0)
         for t in types.indices {
-            let p = probability(column: flags.count + t, scratch)
+            let p = probability(column: typeColumn(t), scratch)
             if p > best.probability { best = (t, p) }
         }
         return best
@@ -309,7 +313,7 @@ public struct RiskModel: Sendable {
 
     /// After ``score(_:)``: whether sector `s` (an index in ``sectors``) is the message's.
     func hasSector(_ s: Int, _ scratch: Scratch) -> Bool {
-        probability(column: flags.count + types.count + s, scratch) > sectorThreshold
+        probability(column: sectorColumn(s), scratch) > sectorThreshold
     }
 
     /// The probability of each of ``flags`` for the message whose words are in
@@ -397,6 +401,8 @@ public struct RiskModel: Sendable {
         let vocabulary = counts.filter { $0.value >= settings.minimumCount }.keys.sorted()
         // Columns: flags, types, sectors. A message without a type (or sectors) trains no
         // type (or sector) column: a lexicon example says nothing about them.
+        // Training runs before the model exists: the columns as ``typeColumn(_:)`` and
+        // ``sectorColumn(_:)`` number them.
         let typeColumn = Dictionary(uniqueKeysWithValues: types.enumerated().map { ($1, flags.count + $0) })
         let sectorColumn = Dictionary(uniqueKeysWithValues: sectors.enumerated().map { ($1, flags.count + types.count + $0) })
         let labels = examples.map { example -> Set<Int> in
@@ -474,20 +480,20 @@ public struct RiskModel: Sendable {
     /// What the features are made of: 2, the tokenizer's words (1 was a scan of its own).
     static let featureVersion = 2
 
-    private struct ShortMessage: Codable {
+    fileprivate struct ShortMessage: Codable {
         var words: Int
         var threshold: Double
     }
 
-    private struct Veto: Codable {
+    fileprivate struct Veto: Codable {
         var below: Double
         var minimumWords: Int
         var flags: [String]
     }
 
-    private struct Malformed: Error {}
-
-    private struct Stored: Codable {
+    /// The file's members. Written with `JSONEncoder`; read through ``JSONValue`` (below),
+    /// which is several times faster on tens of thousands of rows.
+    fileprivate struct Stored: Encodable {
         var features: Int?
         var threshold: Double
         /// Absent when no flag has its own.
@@ -505,99 +511,6 @@ public struct RiskModel: Sendable {
         var typeConfidence: Double?
         var bias: [Double]
         var weights: [String: [Double]]
-
-        init(
-            features: Int?, threshold: Double, flagThresholds: [String: Double]?, shortMessage: ShortMessage?, veto: Veto?, words: String?,
-            flags: [String], types: [String]?, sectors: [String]?, sectorThreshold: Double?, typeConfidence: Double?, bias: [Double],
-            weights: [String: [Double]]
-        ) {
-            (self.features, self.threshold, self.flagThresholds, self.shortMessage, self.veto, self.words) =
-                (features, threshold, flagThresholds, shortMessage, veto, words)
-            (self.flags, self.types, self.sectors, self.sectorThreshold, self.typeConfidence, self.bias, self.weights) =
-                (flags, types, sectors, sectorThreshold, typeConfidence, bias, weights)
-        }
-
-        /// What `Codable` would read, from a parsed document; nil when a member is missing or
-        /// of the wrong kind.
-        init?(_ json: JSONValue) {
-            guard case .object(let top) = json else { return nil }
-            /// A finite number (`1e400` reads as infinity, which would raise every flag).
-            func number(_ value: JSONValue?) -> Double? {
-                if case .number(let text) = value, let x = Double(text), x.isFinite { return x }
-                return nil
-            }
-            func numbers(_ value: JSONValue?) -> [Double]? {
-                guard case .array(let items) = value else { return nil }
-                var result: [Double] = []
-                result.reserveCapacity(items.count)
-                for item in items {
-                    guard let x = number(item) else { return nil }
-                    result.append(x)
-                }
-                return result
-            }
-            func strings(_ value: JSONValue?) -> [String]? {
-                guard case .array(let items) = value else { return nil }
-                var result: [String] = []
-                for item in items {
-                    guard case .string(let text) = item else { return nil }
-                    result.append(text)
-                }
-                return result
-            }
-            func object(_ value: JSONValue?) -> [String: JSONValue]? {
-                if case .object(let members) = value { return members }
-                return nil
-            }
-            /// An optional member: absent or null is nil, present but unreadable fails.
-            func optional<T>(_ key: String, _ read: (JSONValue?) -> T?) -> T?? {
-                guard let value = top[key], value != .null else { return .some(nil) }
-                return read(value).map { .some($0) }
-            }
-            guard let threshold = number(top["threshold"]), let flags = strings(top["flags"]), let bias = numbers(top["bias"]),
-                  let weightMembers = object(top["weights"])
-            else { return nil }
-            var weights: [String: [Double]] = [:]
-            weights.reserveCapacity(weightMembers.count)
-            // Scoring reads the weights in single precision: each must fit one.
-            for (name, row) in weightMembers {
-                guard let row = numbers(row), row.allSatisfy({ abs($0) <= Double(Float.greatestFiniteMagnitude) }) else { return nil }
-                weights[name] = row
-            }
-            guard let features = optional("features", { number($0).flatMap { Int(exactly: $0) } }),
-                  let flagThresholds = optional("flagThresholds", { value -> [String: Double]? in
-                      guard let members = object(value) else { return nil }
-                      var result: [String: Double] = [:]
-                      for (flag, x) in members {
-                          guard let x = number(x) else { return nil }
-                          result[flag] = x
-                      }
-                      return result
-                  }),
-                  let shortMessage = optional("shortMessage", { value -> ShortMessage? in
-                      guard let members = object(value), let words = number(members["words"]).flatMap({ Int(exactly: $0) }),
-                            let threshold = number(members["threshold"])
-                      else { return nil }
-                      return ShortMessage(words: words, threshold: threshold)
-                  }),
-                  let veto = optional("veto", { value -> Veto? in
-                      guard let members = object(value), let below = number(members["below"]),
-                            let minimumWords = number(members["minimumWords"]).flatMap({ Int(exactly: $0) }), let flags = strings(members["flags"])
-                      else { return nil }
-                      return Veto(below: below, minimumWords: minimumWords, flags: flags)
-                  }),
-                  let words = optional("words", { value -> String? in
-                      if case .string(let text) = value { return text }
-                      return nil
-                  }),
-                  let types = optional("types", strings), let sectors = optional("sectors", strings),
-                  let sectorThreshold = optional("sectorThreshold", number), let typeConfidence = optional("typeConfidence", number)
-            else { return nil }
-            self.init(
-                features: features, threshold: threshold, flagThresholds: flagThresholds, shortMessage: shortMessage, veto: veto, words: words,
-                flags: flags, types: types, sectors: sectors, sectorThreshold: sectorThreshold, typeConfidence: typeConfidence, bias: bias,
-                weights: weights)
-        }
     }
 
     /// The model as JSON, keys sorted: the same model always writes the same bytes.
@@ -620,12 +533,8 @@ public struct RiskModel: Sendable {
 
     /// Reads a model written by ``json()``.
     public static func parse(_ text: String, file: String, taxonomy: Taxonomy) throws(ConfigError) -> RiskModel {
-        let stored: Stored
-        do {
-            // JSONDecoder took 1.5 s over the 47,000 rows of weights of a model of flags only.
-            guard let json = JSONValue.parse(text), let read = Stored(json) else { throw Malformed() }
-            stored = read
-        } catch {
+        // JSONDecoder took 1.5 s over the 47,000 rows of weights of a model of flags only.
+        guard let json = JSONValue.parse(text), let stored = Stored(json) else {
             throw ConfigError(file: file, line: nil, message: "not a model written by `escucha model train`; train it again")
         }
         guard stored.features == featureVersion else {
@@ -747,5 +656,90 @@ struct FeatureTable: Sendable {
                 slot = (slot + 1) & mask
             }
         }
+    }
+}
+
+// Outside the type, so that `Stored` keeps its memberwise initializer.
+extension RiskModel.Stored {
+    /// What `Codable` would read, from a parsed document; nil when a member is missing or
+    /// of the wrong kind.
+    init?(_ json: JSONValue) {
+        guard case .object(let top) = json else { return nil }
+        /// A finite number (`1e400` reads as infinity, which would raise every flag).
+        func number(_ value: JSONValue?) -> Double? {
+            if case .number(let text) = value, let x = Double(text), x.isFinite { return x }
+            return nil
+        }
+        func numbers(_ value: JSONValue?) -> [Double]? {
+            guard case .array(let items) = value else { return nil }
+            var result: [Double] = []
+            result.reserveCapacity(items.count)
+            for item in items {
+                guard let x = number(item) else { return nil }
+                result.append(x)
+            }
+            return result
+        }
+        func strings(_ value: JSONValue?) -> [String]? {
+            guard case .array(let items) = value else { return nil }
+            var result: [String] = []
+            for item in items {
+                guard case .string(let text) = item else { return nil }
+                result.append(text)
+            }
+            return result
+        }
+        func object(_ value: JSONValue?) -> [String: JSONValue]? {
+            if case .object(let members) = value { return members }
+            return nil
+        }
+        /// An optional member: absent or null is nil, present but unreadable fails.
+        func optional<T>(_ key: String, _ read: (JSONValue?) -> T?) -> T?? {
+            guard let value = top[key], value != .null else { return .some(nil) }
+            return read(value).map { .some($0) }
+        }
+        guard let threshold = number(top["threshold"]), let flags = strings(top["flags"]), let bias = numbers(top["bias"]),
+              let weightMembers = object(top["weights"])
+        else { return nil }
+        var weights: [String: [Double]] = [:]
+        weights.reserveCapacity(weightMembers.count)
+        // Scoring reads the weights in single precision: each must fit one.
+        for (name, row) in weightMembers {
+            guard let row = numbers(row), row.allSatisfy({ abs($0) <= Double(Float.greatestFiniteMagnitude) }) else { return nil }
+            weights[name] = row
+        }
+        guard let features = optional("features", { number($0).flatMap { Int(exactly: $0) } }),
+              let flagThresholds = optional("flagThresholds", { value -> [String: Double]? in
+                  guard let members = object(value) else { return nil }
+                  var result: [String: Double] = [:]
+                  for (flag, x) in members {
+                      guard let x = number(x) else { return nil }
+                      result[flag] = x
+                  }
+                  return result
+              }),
+              let shortMessage = optional("shortMessage", { value -> RiskModel.ShortMessage? in
+                  guard let members = object(value), let words = number(members["words"]).flatMap({ Int(exactly: $0) }),
+                        let threshold = number(members["threshold"])
+                  else { return nil }
+                  return RiskModel.ShortMessage(words: words, threshold: threshold)
+              }),
+              let veto = optional("veto", { value -> RiskModel.Veto? in
+                  guard let members = object(value), let below = number(members["below"]),
+                        let minimumWords = number(members["minimumWords"]).flatMap({ Int(exactly: $0) }), let flags = strings(members["flags"])
+                  else { return nil }
+                  return RiskModel.Veto(below: below, minimumWords: minimumWords, flags: flags)
+              }),
+              let words = optional("words", { value -> String? in
+                  if case .string(let text) = value { return text }
+                  return nil
+              }),
+              let types = optional("types", strings), let sectors = optional("sectors", strings),
+              let sectorThreshold = optional("sectorThreshold", number), let typeConfidence = optional("typeConfidence", number)
+        else { return nil }
+        self.init(
+            features: features, threshold: threshold, flagThresholds: flagThresholds, shortMessage: shortMessage, veto: veto, words: words,
+            flags: flags, types: types, sectors: sectors, sectorThreshold: sectorThreshold, typeConfidence: typeConfidence, bias: bias,
+            weights: weights)
     }
 }
