@@ -164,6 +164,7 @@ public final class Classifier: Sendable {
             }
         }
         wordSources += common.speakerLabels.labels.map { ($0.agent ? "agent:" : "caller:") + $0.words.joined(separator: " ") }
+        wordSources += common.speakerLabels.agentVerbs.sorted().map { "agent-verb:" + $0 } + common.speakerLabels.fillers.sorted().map { "filler:" + $0 }
         modelWordsFingerprint = Self.fnv1a(wordSources.sorted().joined(separator: "\n"))
 
         var languageNames: [String] = []

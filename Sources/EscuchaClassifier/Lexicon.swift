@@ -185,7 +185,9 @@ struct CommonRules: Sendable {
         }
         rules.conditionalWords = Set(root.strings("conditional_words").map { Classifier.foldWord($0) })
         if let labels = root["speaker_labels"] {
-            rules.speakerLabels = SpeakerLabels(agent: labels.strings("agent"), caller: labels.strings("caller"))
+            rules.speakerLabels = SpeakerLabels(
+                agent: labels.strings("agent"), caller: labels.strings("caller"),
+                agentVerbs: labels.strings("agent_verbs"), fillers: labels.strings("fillers"))
         }
         for entry in root["precedence"]?.entries ?? [] {
             rules.precedence[FlagCode(entry.key)] = entry.value.items.compactMap(\.string).map { FlagCode($0) }

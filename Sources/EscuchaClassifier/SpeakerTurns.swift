@@ -1,7 +1,9 @@
-/// Turns of a hotline transcript written as "Agent: … Caller: …".
+/// Turns of a hotline transcript written as "Agent: … Caller: …", and the agent's acts in a
+/// transcript written as a summary ("Agent explains the referral pathway for survivors of
+/// trafficking. Caller says that is not her case…").
 ///
 /// Only the caller's words raise flags (taxonomy.md, labelling rule 7): an operator who asks
-/// "has anyone threatened or beaten you?" reports nothing. The labels are data
+/// "has anyone threatened or beaten you?" reports nothing. The labels and the verbs are data
 /// (`Config/lexicon/common.yaml`, `speaker_labels:`), folded like lexicon words.
 struct SpeakerLabels: Sendable {
     /// Each label's folded words and whether it names the agent; longest labels first, so
@@ -9,8 +11,17 @@ struct SpeakerLabels: Sendable {
     private(set) var labels: [(words: [String], agent: Bool)] = []
     /// The most words any label has.
     private(set) var longest = 0
+    /// Verbs that make a sentence opening with an agent label the agent's own act
+    /// ("Agente explica…", "L'agente rappelle…", "Ajan an esplike…"), folded.
+    private(set) var agentVerbs: Set<String> = []
+    /// Words that may stand around the label in such a sentence: articles before it,
+    /// Creole determiners and auxiliaries between it and the verb, folded.
+    private(set) var fillers: Set<String> = []
+    /// The labels' first words, keyed by ``asciiKey(_:)``: a cheap first test, so most
+    /// sentences are dismissed without folding any word.
+    private var labelInitials: Set<[UInt8]> = []
 
-    init(agent: [String] = [], caller: [String] = []) {
+    init(agent: [String] = [], caller: [String] = [], agentVerbs: [String] = [], fillers: [String] = []) {
         for (names, isAgent) in [(agent, true), (caller, false)] {
             for name in names {
                 let words = name.split(separator: " ").map { Classifier.foldWord(String($0)) }.filter { !$0.isEmpty }
@@ -19,16 +30,122 @@ struct SpeakerLabels: Sendable {
         }
         labels.sort { $0.words.count > $1.words.count }
         longest = labels.first?.words.count ?? 0
+        self.agentVerbs = Set(agentVerbs.map { Classifier.foldWord($0) }.filter { !$0.isEmpty })
+        self.fillers = Set(fillers.map { Classifier.foldWord($0) }.filter { !$0.isEmpty })
+        for label in labels {
+            if let first = label.words.first, let key = Self.asciiKey(Array(first.utf16)[...]) { labelInitials.insert(key) }
+        }
     }
 
-    /// The UTF-16 ranges of `units` the agent speaks: from an agent label to the next label of
-    /// either side, or to the end.
+    /// The UTF-16 ranges of `units` the agent speaks: its turns (``turnRegions(_:)``) and the
+    /// sentences of a summary that tell what it did (``summaryRegions(_:)``).
+    func agentRegions(_ units: [UInt16]) -> [Range<Int>] {
+        turnRegions(units) + summaryRegions(units)
+    }
+
+    /// Sentences of a summarised transcript whose subject is the agent and whose verb says
+    /// it spoke or acted ("Agent informs the caller that survivors of sexual violence can call
+    /// the 24h line."): from the sentence's start to its end or a semicolon. A text is such a
+    /// summary only when another sentence opens with the caller ("Caller says…", "El usuario
+    /// agradece…"); a label without such a verb, or a text without the caller, is the
+    /// person's words: "Agente de migración me quitó el pasaporte", "The agent said he would
+    /// deport us unless we paid".
+    func summaryRegions(_ units: [UInt16]) -> [Range<Int>] {
+        guard !agentVerbs.isEmpty, !labelInitials.isEmpty else { return [] }
+        var regions: [Range<Int>] = []
+        var callerSpeaks = false
+        var start = 0
+        while start < units.count {
+            var end = start
+            while end < units.count, !Self.endsSentence(units[end]) { end += 1 }
+            if end > start {
+                switch opening(units, start..<end) {
+                case .agentAct: regions.append(start..<min(end + 1, units.count))
+                case .caller: callerSpeaks = true
+                case nil: break
+                }
+            }
+            start = end + 1
+        }
+        return callerSpeaks ? regions : []
+    }
+
+    private enum Opening { case agentAct, caller }
+
+    /// How the sentence `range` begins: [fillers] agent label [fillers] verb, or [fillers]
+    /// caller label; nil for anything else.
+    private func opening(_ units: [UInt16], _ range: Range<Int>) -> Opening? {
+        // The cheap test first: one of the first two words is a label's first word.
+        var words: [Range<Int>] = []
+        var i = range.lowerBound
+        while words.count < longest + 4, i < range.upperBound {
+            while i < range.upperBound, !Self.isWordUnit(units[i]) { i += 1 }
+            let wordStart = i
+            while i < range.upperBound, Self.isWordUnit(units[i]) { i += 1 }
+            if i > wordStart { words.append(wordStart..<i) }
+        }
+        let candidates = words.prefix(2).map { word -> ArraySlice<UInt16> in Self.droppingElision(units[word]) }
+        guard candidates.contains(where: { Self.asciiKey($0).map(labelInitials.contains) ?? false }) else { return nil }
+        var folded = words.map { Classifier.foldWord(String(decoding: Self.droppingElision(units[$0]), as: UTF16.self)) }
+        while let first = folded.first, fillers.contains(first) { folded.removeFirst() }
+        guard let label = labels.first(where: { folded.starts(with: $0.words) }) else { return nil }
+        if !label.agent { return .caller }
+        folded.removeFirst(label.words.count)
+        while let first = folded.first, fillers.contains(first) { folded.removeFirst() }
+        return folded.first.map(agentVerbs.contains) == true ? .agentAct : nil
+    }
+
+    /// "l'agente" → "agente": French and Creole elide the article onto the label.
+    private static func droppingElision(_ word: ArraySlice<UInt16>) -> ArraySlice<UInt16> {
+        if word.count > 2, let apostrophe = word.dropFirst().first(where: { $0 == 0x27 || $0 == 0x2019 }),
+           let at = word.firstIndex(of: apostrophe), at - word.startIndex <= 2 {
+            return word[(at + 1)...]
+        }
+        return word
+    }
+
+    /// A word of Latin letters lowercased, Latin-1 accents dropped and doubled letters
+    /// squashed, as folding would (labels are keyed from their folded form); nil for any other
+    /// word, which no label begins with.
+    private static func asciiKey(_ word: ArraySlice<UInt16>) -> [UInt8]? {
+        var key: [UInt8] = []
+        key.reserveCapacity(word.count)
+        for unit in word {
+            let letter: UInt8
+            switch unit {
+            case 0x41...0x5A: letter = UInt8(unit + 0x20)
+            case 0x61...0x7A: letter = UInt8(unit)
+            case 0xC0...0xFF:
+                guard let base = latin1Base[Int(unit - 0xC0)] else { return nil }
+                letter = base
+            default: return nil
+            }
+            if key.last != letter { key.append(letter) }
+        }
+        return key
+    }
+
+    /// The base letter of U+00C0…U+00FF, lowercased; nil for the signs and ligatures.
+    private static let latin1Base: [UInt8?] = {
+        let upper = "aaaaaaxceeeeiiiidnooooo_ouuuuyty"
+        return (upper + upper).map { $0 == "x" || $0 == "_" || $0 == "t" || $0 == "d" ? nil : $0.asciiValue }
+    }()
+
+    private static func endsSentence(_ unit: UInt16) -> Bool {
+        switch unit {
+        case 0x0A, 0x0D, 0x2E, 0x3F, 0x21, 0x3B, 0x2026, 0x3002: return true
+        default: return false
+        }
+    }
+
+    /// The turns an agent speaks: from an agent label to the next label of either side, or
+    /// to the end.
     ///
     /// A label counts only where a turn can begin (the start of the text, a line or a
     /// sentence) and when a colon follows it (a number may follow the label: "Operador 2:").
     /// A text is a transcript only when it has turns of both sides: "le escribí a la
     /// línea: mi esposo me pega" or "el agente: me pidió sexo" are the person's own words.
-    func agentRegions(_ units: [UInt16]) -> [Range<Int>] {
+    func turnRegions(_ units: [UInt16]) -> [Range<Int>] {
         guard !labels.isEmpty, units.contains(where: Self.isColon) else { return [] }
         var turns: [(start: Int, agent: Bool)] = []
         for (colon, unit) in units.enumerated() where Self.isColon(unit) {
@@ -90,7 +207,7 @@ struct SpeakerLabels: Sendable {
         return words.reversed()
     }
 
-    private static func isWordUnit(_ unit: UInt16) -> Bool {
+    static func isWordUnit(_ unit: UInt16) -> Bool {
         switch unit {
         case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x27, 0x2019: return true
         case 0xC0...0x24F: return unit != 0xD7 && unit != 0xF7

@@ -50,6 +50,22 @@ import Testing
         #expect(DevSetTests.classifier.classify(text).flags.contains(FlagCode(flag)), "\(text)")
     }
 
+    /// A summary: the agent's acts raise nothing when the caller also has a sentence; the
+    /// person's own words about a migration agent stay flagged.
+    @Test func aSummaryDropsTheAgentsActsOnly() {
+        let classifier = DevSetTests.classifier
+        let summaries = [
+            "Agent informs the caller that survivors of trafficking or sexual violence can call the 24h line. Caller says thanks, that is not her situation.",
+            "Agente explica la ruta de atención para víctimas de trata y de violencia sexual. El usuario agradece y pregunta el horario del comedor.",
+            "L’opérateur a expliqué la procédure pour les victimes de traite. L'appelant dit merci.",
+            "Ajan an esplike kijan pou denonse vyolans seksyel ak moun k ap fe trafik. Moun nan di mesi, se pa ka l.",
+        ]
+        for text in summaries { #expect(classifier.classify(text).flags.isEmpty, "\(text)") }
+        #expect(classifier.classify("Agent asks if she is safe; caller says her husband beats her every night.").flags.contains("protection.gbv"))
+        #expect(classifier.classify("The agent said he would deport us unless we paid. we have no money").flags.contains("protection.deportation"))
+        #expect(classifier.classify("Agente de migración me quitó el pasaporte. Usuario pide ayuda.").flags.contains("protection.trafficking"))
+    }
+
     @Test func theShippedClassifierFlagsOnlyTheCallersWords() {
         let classifier = DevSetTests.classifier
         let screening = "Operador: ¿Alguien lo ha amenazado o golpeado? Llamante: No, gracias a Dios. Quiero saber a qué hora sale el bus."
