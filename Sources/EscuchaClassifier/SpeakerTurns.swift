@@ -19,7 +19,7 @@ struct SpeakerLabels: Sendable {
     private(set) var fillers: Set<String> = []
     /// The labels' first words, keyed by ``asciiKey(_:)``: a cheap first test, so most
     /// sentences are dismissed without folding any word.
-    private var labelInitials: Set<[UInt8]> = []
+    private var labelInitials: Set<UInt64> = []
 
     init(agent: [String] = [], caller: [String] = [], agentVerbs: [String] = [], fillers: [String] = []) {
         for (names, isAgent) in [(agent, true), (caller, false)] {
@@ -75,17 +75,22 @@ struct SpeakerLabels: Sendable {
     /// How the sentence `range` begins: [fillers] agent label [fillers] verb, or [fillers]
     /// caller label; nil for anything else.
     private func opening(_ units: [UInt16], _ range: Range<Int>) -> Opening? {
-        // The cheap test first: one of the first two words is a label's first word.
-        var words: [Range<Int>] = []
-        var i = range.lowerBound
-        while words.count < longest + 4, i < range.upperBound {
+        func nextWord(from start: Int) -> Range<Int>? {
+            var i = start
             while i < range.upperBound, !Self.isWordUnit(units[i]) { i += 1 }
             let wordStart = i
             while i < range.upperBound, Self.isWordUnit(units[i]) { i += 1 }
-            if i > wordStart { words.append(wordStart..<i) }
+            return i > wordStart ? wordStart..<i : nil
         }
-        let candidates = words.prefix(2).map { word -> ArraySlice<UInt16> in Self.droppingElision(units[word]) }
-        guard candidates.contains(where: { Self.asciiKey($0).map(labelInitials.contains) ?? false }) else { return nil }
+        // The cheap test first, with nothing allocated: one of the first two words is a
+        // label's first word.
+        guard let first = nextWord(from: range.lowerBound) else { return nil }
+        let second = nextWord(from: first.upperBound)
+        guard [first, second].contains(where: { word in
+            word.flatMap { Self.asciiKey(Self.droppingElision(units[$0])) }.map(labelInitials.contains) ?? false
+        }) else { return nil }
+        var words: [Range<Int>] = [first]
+        while words.count < longest + 4, let word = nextWord(from: words[words.count - 1].upperBound) { words.append(word) }
         var folded = words.map { Classifier.foldWord(String(decoding: Self.droppingElision(units[$0]), as: UTF16.self)) }
         while let first = folded.first, fillers.contains(first) { folded.removeFirst() }
         guard let label = labels.first(where: { folded.starts(with: $0.words) }) else { return nil }
@@ -104,12 +109,12 @@ struct SpeakerLabels: Sendable {
         return word
     }
 
-    /// A word of Latin letters lowercased, Latin-1 accents dropped and doubled letters
-    /// squashed, as folding would (labels are keyed from their folded form); nil for any other
-    /// word, which no label begins with.
-    private static func asciiKey(_ word: ArraySlice<UInt16>) -> [UInt8]? {
-        var key: [UInt8] = []
-        key.reserveCapacity(word.count)
+    /// The hash of a word of Latin letters lowercased, Latin-1 accents dropped and doubled
+    /// letters squashed, as folding would (labels are keyed from their folded form); nil for
+    /// any other word, which no label begins with.
+    private static func asciiKey(_ word: ArraySlice<UInt16>) -> UInt64? {
+        var key: UInt64 = 0xcbf2_9ce4_8422_2325
+        var last: UInt8 = 0
         for unit in word {
             let letter: UInt8
             switch unit {
@@ -120,23 +125,28 @@ struct SpeakerLabels: Sendable {
                 letter = base
             default: return nil
             }
-            if key.last != letter { key.append(letter) }
+            if letter != last { key = (key ^ UInt64(letter)) &* 0x100_0000_01b3 }
+            last = letter
         }
         return key
     }
 
-    /// The base letter of U+00C0…U+00FF, lowercased; nil for the signs and ligatures.
-    private static let latin1Base: [UInt8?] = {
-        let upper = "aaaaaaxceeeeiiiidnooooo_ouuuuyty"
-        return (upper + upper).map { $0 == "x" || $0 == "_" || $0 == "t" || $0 == "d" ? nil : $0.asciiValue }
-    }()
+    /// The base letter of U+00C0…U+00FF, lowercased; nil ("_") for Æ, Ð, ×, Ø, Þ, ß and their
+    /// lowercase forms, which folding does not reduce to one letter.
+    private static let latin1Base: [UInt8?] =
+        ("aaaaaa_ceeeeiiii_nooooo_ouuuuy__" + "aaaaaa_ceeeeiiii_nooooo_ouuuuy_y").map { $0 == "_" ? nil : $0.asciiValue }
 
-    private static func endsSentence(_ unit: UInt16) -> Bool {
+    /// Where a sentence ends: a line break or `.`, `?`, `!`, `…`, `。` (``isTurnStart(_:in:)``
+    /// reads the same set before a label).
+    private static func isSentenceEnd(_ unit: UInt16) -> Bool {
         switch unit {
-        case 0x0A, 0x0D, 0x2E, 0x3F, 0x21, 0x3B, 0x2026, 0x3002: return true
+        case 0x0A, 0x0D, 0x2E, 0x3F, 0x21, 0x2026, 0x3002: return true
         default: return false
         }
     }
+
+    /// A summary's sentence also ends at a semicolon: "Agent asks if she is safe; caller says…".
+    private static func endsSentence(_ unit: UInt16) -> Bool { isSentenceEnd(unit) || unit == 0x3B }
 
     /// The turns an agent speaks: from an agent label to the next label of either side, or
     /// to the end.
@@ -185,11 +195,7 @@ struct SpeakerLabels: Sendable {
     static func isTurnStart(_ start: Int, in units: [UInt16]) -> Bool {
         var i = start
         while i > 0, isLineSpace(units[i - 1]) { i -= 1 }
-        guard i > 0 else { return true }
-        switch units[i - 1] {
-        case 0x0A, 0x0D, 0x2E, 0x3F, 0x21, 0x2026, 0x3002: return true
-        default: return false
-        }
+        return i == 0 || isSentenceEnd(units[i - 1])
     }
 
     /// Up to `count` words right before `colon` (spaces between them and the colon only), in
@@ -207,7 +213,7 @@ struct SpeakerLabels: Sendable {
         return words.reversed()
     }
 
-    static func isWordUnit(_ unit: UInt16) -> Bool {
+    private static func isWordUnit(_ unit: UInt16) -> Bool {
         switch unit {
         case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x27, 0x2019: return true
         case 0xC0...0x24F: return unit != 0xD7 && unit != 0xF7
