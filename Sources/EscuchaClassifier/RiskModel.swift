@@ -349,8 +349,10 @@ public struct RiskModel: Sendable {
                             if seen[Int(row)] == stamp { return }
                             seen[Int(row)] = stamp
                             distinct += 1
-                            let base = Int(row) * width
-                            for k in 0..<width { sums[k] += Double(table[base + k]) }
+                            // Pointers, without overflow checks, so that the loop is vectorised.
+                            let weights = table.baseAddress! + Int(row) &* width
+                            let into = sums.baseAddress!
+                            for k in 0..<width { into[k] += Double(weights[k]) }
                         }
                         scratch.wordRows.append(own)
                     }
@@ -629,6 +631,11 @@ struct FeatureTable: Sendable {
 
     private let slots: [Slot]
     private let shift: UInt64
+    /// Two bits a feature, set for every known one: most of a message's pairs are not in
+    /// the model, and this 64 KiB filter answers for them from the near cache where a probe
+    /// of the slots (16 bytes each, two for every feature) would go to the far one.
+    private let filter: [UInt64]
+    private static let filterBits = 19
 
     /// Row `i` for `features[i]`.
     init(_ features: [UInt64]) {
@@ -636,26 +643,45 @@ struct FeatureTable: Sendable {
         var bits: UInt64 = 4
         while capacity < features.count * 2 { capacity *= 2; bits += 1 }
         var slots = [Slot](repeating: Slot(key: 0, row: -1), count: capacity)
+        var filter = [UInt64](repeating: 0, count: (1 << Self.filterBits) / 64)
         let shift = 64 - bits
         for (row, feature) in features.enumerated() {
-            var slot = Int((feature &* 0x9E37_79B9_7F4A_7C15) >> shift)
+            let mixed = feature &* 0x9E37_79B9_7F4A_7C15
+            var slot = Int(mixed >> shift)
             while slots[slot].row >= 0 { slot = (slot + 1) & (capacity - 1) }
             slots[slot] = Slot(key: feature, row: Int32(row))
+            let (first, second) = Self.filterPositions(mixed)
+            filter[first >> 6] |= 1 << UInt64(first & 63)
+            filter[second >> 6] |= 1 << UInt64(second & 63)
         }
         self.slots = slots
+        self.filter = filter
         self.shift = shift
+    }
+
+    /// Bits of the mixed hash that the slot number (its top bits) does not use.
+    @inline(__always)
+    private static func filterPositions(_ mixed: UInt64) -> (Int, Int) {
+        let mask: UInt64 = (1 << UInt64(filterBits)) - 1
+        return (Int(truncatingIfNeeded: (mixed >> 4) & mask), Int(truncatingIfNeeded: (mixed >> 23) & mask))
     }
 
     @inline(__always)
     func row(of feature: UInt64) -> Int32? {
-        slots.withUnsafeBufferPointer { slots in
+        let mixed = feature &* 0x9E37_79B9_7F4A_7C15
+        let (first, second) = Self.filterPositions(mixed)
+        let known = filter.withUnsafeBufferPointer { filter in
+            (filter[first &>> 6] &>> UInt64(first & 63)) & (filter[second &>> 6] &>> UInt64(second & 63)) & 1 != 0
+        }
+        guard known else { return nil }
+        return slots.withUnsafeBufferPointer { slots in
             let mask = slots.count - 1
-            var slot = Int((feature &* 0x9E37_79B9_7F4A_7C15) >> shift)
+            var slot = Int(mixed >> shift)
             while true {
                 let entry = slots[slot]
                 if entry.row < 0 { return nil }
                 if entry.key == feature { return entry.row }
-                slot = (slot + 1) & mask
+                slot = (slot &+ 1) & mask
             }
         }
     }

@@ -17,9 +17,10 @@ struct SpeakerLabels: Sendable {
     /// Words that may stand around the label in such a sentence: articles before it,
     /// Creole determiners and auxiliaries between it and the verb, folded.
     private(set) var fillers: Set<String> = []
-    /// The labels' first words, keyed by ``asciiKey(_:)``: a cheap first test, so most
-    /// sentences are dismissed without folding any word.
-    private var labelInitials: Set<UInt64> = []
+    /// The labels' first words, keyed by ``asciiKey(_:)`` and sorted: a cheap first test, so
+    /// most sentences are dismissed without folding any word (a few dozen keys: a binary
+    /// search costs less than hashing the key again for a `Set`).
+    private var labelInitials: [UInt64] = []
 
     init(agent: [String] = [], caller: [String] = [], agentVerbs: [String] = [], fillers: [String] = []) {
         for (names, isAgent) in [(agent, true), (caller, false)] {
@@ -32,9 +33,22 @@ struct SpeakerLabels: Sendable {
         longest = labels.first?.words.count ?? 0
         self.agentVerbs = Set(agentVerbs.map { Classifier.foldWord($0) }.filter { !$0.isEmpty })
         self.fillers = Set(fillers.map { Classifier.foldWord($0) }.filter { !$0.isEmpty })
+        var initials: Set<UInt64> = []
         for label in labels {
-            if let first = label.words.first, let key = Self.asciiKey(Array(first.utf16)[...]) { labelInitials.insert(key) }
+            if let first = label.words.first, let key = Self.asciiKey(Array(first.utf16)[...]) { initials.insert(key) }
         }
+        labelInitials = initials.sorted()
+    }
+
+    /// Whether a label begins with the word whose key is `key`.
+    private func isLabelInitial(_ key: UInt64) -> Bool {
+        var low = 0
+        var high = labelInitials.count
+        while low < high {
+            let middle = (low + high) / 2
+            if labelInitials[middle] < key { low = middle + 1 } else { high = middle }
+        }
+        return low < labelInitials.count && labelInitials[low] == key
     }
 
     /// The UTF-16 ranges of `units` the agent speaks: its turns (``turnRegions(_:)``) and the
@@ -56,8 +70,7 @@ struct SpeakerLabels: Sendable {
         var callerSpeaks = false
         var start = 0
         while start < units.count {
-            var end = start
-            while end < units.count, !Self.endsSentence(units[end]) { end += 1 }
+            let end = units.withUnsafeBufferPointer { Self.sentenceEnd($0, from: start) }
             if end > start {
                 switch opening(units, start..<end) {
                 case .agentAct: regions.append(start..<min(end + 1, units.count))
@@ -86,9 +99,11 @@ struct SpeakerLabels: Sendable {
         // label's first word.
         guard let first = nextWord(from: range.lowerBound) else { return nil }
         let second = nextWord(from: first.upperBound)
-        guard [first, second].contains(where: { word in
-            word.flatMap { Self.asciiKey(Self.droppingElision(units[$0])) }.map(labelInitials.contains) ?? false
-        }) else { return nil }
+        func beginsLabel(_ word: Range<Int>?) -> Bool {
+            guard let word, let key = Self.asciiKey(Self.droppingElision(units[word])) else { return false }
+            return isLabelInitial(key)
+        }
+        guard beginsLabel(first) || beginsLabel(second) else { return nil }
         var words: [Range<Int>] = [first]
         while words.count < longest + 4, let word = nextWord(from: words[words.count - 1].upperBound) { words.append(word) }
         var folded = words.map { Classifier.foldWord(String(decoding: Self.droppingElision(units[$0]), as: UTF16.self)) }
@@ -147,6 +162,24 @@ struct SpeakerLabels: Sendable {
 
     /// A summary's sentence also ends at a semicolon: "Agent asks if she is safe; caller says…".
     private static func endsSentence(_ unit: UInt16) -> Bool { isSentenceEnd(unit) || unit == 0x3B }
+
+    /// The offset of the first unit from `start` on that ``endsSentence(_:)``, or the count.
+    /// Every message goes through this scan: the units below 0x40 that end a sentence are
+    /// bits of one word, so most units cost a comparison and a bit test.
+    static func sentenceEnd(_ units: UnsafeBufferPointer<UInt16>, from start: Int) -> Int {
+        let low: UInt64 = 1 << 0x0A | 1 << 0x0D | 1 << 0x21 | 1 << 0x2E | 1 << 0x3B | 1 << 0x3F
+        var i = start
+        while i < units.count {
+            let unit = units[i]
+            if unit < 0x40 {
+                if (low >> UInt64(unit)) & 1 != 0 { return i }
+            } else if unit == 0x2026 || unit == 0x3002 {
+                return i
+            }
+            i &+= 1
+        }
+        return i
+    }
 
     /// The turns an agent speaks: from an agent label to the next label of either side, or
     /// to the end.

@@ -77,4 +77,23 @@ import Testing
         // The same caller words without turns are flagged the same way.
         #expect(classifier.classify("two men beat me and took my money on the road").flags.contains("protection.violence"))
     }
+
+    /// The eight-at-a-time scan finds the same sentence end as a unit-by-unit one, whatever
+    /// the text (ends at every position of a block, in the tail, none at all).
+    @Test func theBlockScanFindsEachSentenceEnd() {
+        let ends: [UInt16] = [0x0A, 0x0D, 0x2E, 0x3F, 0x21, 0x3B, 0x2026, 0x3002]
+        // Near misses: each is one off an end, or an end's low byte in another block.
+        let others: [UInt16] = [0x61, 0x20, 0x2C, 0x3A, 0x0B, 0x2F, 0x3C, 0x2025, 0x2027, 0x3001, 0x3003, 0x012E, 0x213F, 0xE9]
+        var random = SeededRandom(seed: 7)
+        for _ in 0..<2_000 {
+            let count = Int.random(in: 0...40, using: &random)
+            var units = (0..<count).map { _ in others[Int.random(in: 0..<others.count, using: &random)] }
+            if count > 0, Bool.random(using: &random) {
+                units[Int.random(in: 0..<count, using: &random)] = ends[Int.random(in: 0..<ends.count, using: &random)]
+            }
+            let from = Int.random(in: 0...count, using: &random)
+            let expected = units[from...].firstIndex(where: ends.contains) ?? count
+            #expect(units.withUnsafeBufferPointer { SpeakerLabels.sentenceEnd($0, from: from) } == expected, "\(units) from \(from)")
+        }
+    }
 }
