@@ -283,6 +283,8 @@ public struct RiskModel: Sendable {
         var words: [Word] = []
         /// Per word: its own row, or -1.
         var wordRows: [Int32] = []
+        /// The rows of the message's known features, in the order they are counted.
+        var featureRows: [Int32] = []
         /// Per row: the message that last counted it, so a feature counts once a message.
         var rowStamp: [UInt32] = []
         var stamp: UInt32 = 0
@@ -334,27 +336,36 @@ public struct RiskModel: Sendable {
             scratch.stamp = 1
         }
         scratch.wordRows.removeAll(keepingCapacity: true)
-        // The rows of the message's known features, each once: words, pairs, beginnings.
+        scratch.featureRows.removeAll(keepingCapacity: true)
+        // First the rows of the message's known features (words, pairs, beginnings), in a
+        // loop of lookups alone: they do not depend on one another, so their cache misses
+        // overlap instead of each waiting behind the previous feature's additions.
+        let words = scratch.words
+        for index in words.indices {
+            var own: Int32 = -1
+            Self.forEachFeature(ofWordAt: index, in: words) { hash, kind in
+                guard let row = rows.row(of: hash) else { return }
+                if kind == .word { own = row }
+                scratch.featureRows.append(row)
+            }
+            scratch.wordRows.append(own)
+        }
+        // Then their weights, each row once, in the same order (the sums do not depend on
+        // how the lookups were scheduled).
         var distinct = 0
         let stamp = scratch.stamp
+        let featureRows = scratch.featureRows
         scoringWeights.withUnsafeBufferPointer { table in
             scratch.rowStamp.withUnsafeMutableBufferPointer { seen in
                 scratch.sums.withUnsafeMutableBufferPointer { sums in
-                    let words = scratch.words
-                    for index in words.indices {
-                        var own: Int32 = -1
-                        Self.forEachFeature(ofWordAt: index, in: words) { hash, kind in
-                            guard let row = rows.row(of: hash) else { return }
-                            if kind == .word { own = row }
-                            if seen[Int(row)] == stamp { return }
-                            seen[Int(row)] = stamp
-                            distinct += 1
-                            // Pointers, without overflow checks, so that the loop is vectorised.
-                            let weights = table.baseAddress! + Int(row) &* width
-                            let into = sums.baseAddress!
-                            for k in 0..<width { into[k] += Double(weights[k]) }
-                        }
-                        scratch.wordRows.append(own)
+                    let into = sums.baseAddress!
+                    for row in featureRows {
+                        if seen[Int(row)] == stamp { continue }
+                        seen[Int(row)] = stamp
+                        distinct += 1
+                        // Pointers, without overflow checks, so that the loop is vectorised.
+                        let weights = table.baseAddress! + Int(row) &* width
+                        for k in 0..<width { into[k] += Double(weights[k]) }
                     }
                 }
             }
