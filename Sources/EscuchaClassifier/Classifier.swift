@@ -65,7 +65,9 @@ public final class Classifier: Sendable {
     /// `exclusion * flagNumberCount + flag`; and whether its scope is the sentence.
     let exclusionCancels: [Bool]
     let flagNumberCount: Int
-    let exclusionBySentence: [Bool]
+    /// Per exclusion, how many sentences from its own it reaches: 0 (its overlap only), 1
+    /// (its sentence), 2 (its sentence and the next).
+    let exclusionSentenceReach: [Int32]
     /// Per type in `taxonomy.types`: the weight a question mark adds, or nil.
     let typeQuestionMarkWeight: [Int?]
     /// Types in the order that breaks ties, as indexes in `taxonomy.types`.
@@ -348,7 +350,13 @@ public final class Classifier: Sendable {
                 exclusion.flags.isEmpty || exclusion.flags.contains { $0 == flag || $0.rawValue == flag.family + ".*" }
             }
         }
-        self.exclusionBySentence = exclusions.map { $0.scope == .sentence }
+        self.exclusionSentenceReach = exclusions.map { exclusion -> Int32 in
+            switch exclusion.scope {
+            case .overlap: 0
+            case .sentence: 1
+            case .nextSentence: 2
+            }
+        }
         self.typeQuestionMarkWeight = typeQuestionMark
         self.typeOrder = (typePriority.isEmpty ? taxonomy.types : typePriority).compactMap { taxonomy.types.firstIndex(of: $0) }
         self.wordFacts = wordFacts
@@ -422,6 +430,9 @@ public final class Classifier: Sendable {
         var stamp: UInt32 = 0
         var spans: [(start: Int, end: Int, laterStart: Int, earlierEnd: Int)] = []
         var seen: [(flag: Int32, start: Int, end: Int)] = []
+        /// Flags of `negation_binds_model` whose lexicon matches a negation cancelled ("no me
+        /// quiero matar").
+        var negatedFlags: [FlagCode] = []
         var model = RiskModel.Scratch()
         /// UTF-16 ranges an agent speaks in a transcript: they raise no flag.
         var agentRegions: [Range<Int>] = []
@@ -648,6 +659,11 @@ public final class Classifier: Sendable {
             for (k, result) in scores.enumerated() where result.raised {
                 let flag = riskModel.flags[k]
                 if flagged.contains(where: { $0.flag == flag }) { continue }
+                // The person denied it in so many words ("no me quiero matar, solo estoy
+                // cansado"): the model, which reads words and not negations, does not raise
+                // it back. Only for the flags common.yaml names: for most flags the negation
+                // is part of the risk ("no atendemos venecos", "no para de convulsionar").
+                if scratch.negatedFlags.contains(flag) { continue }
                 let word = result.word
                 let span = word.map { Self.text(of: scratch.buffer.units, $0.start, $0.end) } ?? ""
                 flagged.append(Evidence(
@@ -778,6 +794,7 @@ public final class Classifier: Sendable {
         scratch.notNegating.removeAll(keepingCapacity: true)
         scratch.excluded.removeAll(keepingCapacity: true)
         scratch.hits.removeAll(keepingCapacity: true)
+        scratch.negatedFlags.removeAll(keepingCapacity: true)
         // Held locally: read through `self` in the loop, each list costs a retain and a
         // release per match.
         let (patternUses, negationByPattern, exclusionsByPattern, entrySlots) = (self.patternUses, self.negationByPattern, self.exclusionsByPattern, self.entrySlots)
@@ -863,10 +880,15 @@ public final class Classifier: Sendable {
             let flagNumber = entryFlagNumber[entryIndex]
             for span in scratch.spans {
                 if entryNegatable[entryIndex] {
-                    if isNegated((span.start, span.end), tokens: tokens, negations: negations, endingAfter: -1) { continue }
-                    if span.laterStart != span.start,
-                        isNegated((span.laterStart, span.end), tokens: tokens, negations: negations, endingAfter: span.earlierEnd)
-                    { continue }
+                    if isNegated((span.start, span.end), tokens: tokens, negations: negations, endingAfter: -1)
+                        || (span.laterStart != span.start
+                            && isNegated((span.laterStart, span.end), tokens: tokens, negations: negations, endingAfter: span.earlierEnd))
+                    {
+                        if common.negationBindsModel.contains(flag), !scratch.spokenByAgent(tokens[span.start].start), !scratch.negatedFlags.contains(flag) {
+                            scratch.negatedFlags.append(flag)
+                        }
+                        continue
+                    }
                 }
                 if !excluded.isEmpty,
                     isExcluded((span.start, span.end), flagNumber: Int(flagNumber), tokens: tokens, excluded: excluded)
@@ -985,8 +1007,10 @@ public final class Classifier: Sendable {
         _ span: (start: Int, end: Int), flagNumber: Int, tokens: [Token], excluded: [(start: Int, end: Int, exclusion: Int)]
     ) -> Bool {
         for hit in excluded where exclusionCancels[hit.exclusion * flagNumberCount + flagNumber] {
-            if exclusionBySentence[hit.exclusion] {
-                if tokens[hit.start].sentence == tokens[span.start].sentence { return true }
+            let reach = exclusionSentenceReach[hit.exclusion]
+            if reach > 0 {
+                let after = tokens[span.start].sentence - tokens[hit.start].sentence
+                if after >= 0 && after < reach { return true }
             } else {
                 if hit.start <= span.end && span.start <= hit.end { return true }
             }

@@ -49,12 +49,15 @@ public struct LexiconFile: Sendable {
         public var patterns: [String]
         /// Flags it cancels; empty means all.
         public var flags: [FlagCode]
-        /// `overlap` cancels matches that overlap it; `sentence` cancels every match in
-        /// its sentence.
+        /// Which matches it cancels (see ``Scope``).
         public var scope: Scope
         public var line: Int?
 
-        public enum Scope: String, Sendable { case overlap, sentence }
+        /// `overlap`: the flags whose evidence overlaps the exclusion; `sentence`: every match
+        /// in its sentence; `next_sentence`: its sentence and the next one, for a hypothetical
+        /// question whose topic follows its question mark ("¿qué pasa si me niegan el asilo?
+        /// ¿me deportan?").
+        public enum Scope: String, Sendable { case overlap, sentence, nextSentence = "next_sentence" }
     }
 }
 
@@ -104,7 +107,7 @@ extension LexiconFile {
             guard !patterns.isEmpty, !patterns.contains("") else { throw item.error("an exclusion needs `terms:`") }
             let scopeText = item["scope"]?.string ?? "overlap"
             guard let scope = Exclusion.Scope(rawValue: scopeText) else {
-                throw item.error("exclusion scope '\(scopeText)' is unknown: use overlap or sentence")
+                throw item.error("exclusion scope '\(scopeText)' is unknown: use overlap, sentence or next_sentence")
             }
             lexicon.exclusions.append(Exclusion(
                 id: "\(language):exclusion#\(index + 1)", patterns: patterns, flags: item.strings("flags").map { FlagCode($0) },
@@ -176,6 +179,9 @@ struct CommonRules: Sendable {
     var conditionalWords: Set<String> = []
     /// Who speaks in a transcript written as turns ("Agent: … Caller: …").
     var speakerLabels = SpeakerLabels()
+    /// Flags the model does not raise in a message where a negation cancelled a lexicon
+    /// match of theirs ("no me quiero matar, solo estoy cansado").
+    var negationBindsModel: Set<FlagCode> = []
 
     static func parse(_ yaml: String, file: String) throws(ConfigError) -> CommonRules {
         let root = try ConfigNode.parse(yaml, file: file)
@@ -192,6 +198,7 @@ struct CommonRules: Sendable {
         for entry in root["precedence"]?.entries ?? [] {
             rules.precedence[FlagCode(entry.key)] = entry.value.items.compactMap(\.string).map { FlagCode($0) }
         }
+        rules.negationBindsModel = Set(root.strings("negation_binds_model").map { FlagCode($0) })
         return rules
     }
 

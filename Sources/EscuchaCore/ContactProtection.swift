@@ -26,7 +26,9 @@ public struct ContactProtector: Sendable {
     private let encryptionKeyBytes: Data
     private let hashKeyBytes: Data
     private var encryptionKey: SymmetricKey { SymmetricKey(data: encryptionKeyBytes) }
-    private var hashKey: SymmetricKey { SymmetricKey(data: hashKeyBytes) }
+    /// The hash key's HMAC state before any message: every link hash starts from a copy,
+    /// instead of padding and hashing the key again.
+    private let keyedHasher: KeyedHasher
 
     /// Creates a protector from the 32-byte secret.
     public init(secret: Data) throws(ContactProtectionError) {
@@ -34,6 +36,7 @@ public struct ContactProtector: Sendable {
         let master = SymmetricKey(data: secret)
         encryptionKeyBytes = HKDF<SHA256>.deriveKey(inputKeyMaterial: master, info: Data("escucha contact encryption v1".utf8), outputByteCount: 32).withUnsafeBytes { Data($0) }
         hashKeyBytes = HKDF<SHA256>.deriveKey(inputKeyMaterial: master, info: Data("escucha contact hash v1".utf8), outputByteCount: 32).withUnsafeBytes { Data($0) }
+        keyedHasher = KeyedHasher(HMAC<SHA256>(key: SymmetricKey(data: hashKeyBytes)))
     }
 
     /// Creates a protector from the text form of the secret (base64, or 64 hex digits).
@@ -75,10 +78,18 @@ public struct ContactProtector: Sendable {
     /// The keyed hash that links messages of the same person without storing the address
     /// in clear. The address is canonicalised first (see ``ContactAddress``).
     public func linkHash(_ address: String) -> String {
-        let canonical = ContactAddress.canonical(address)
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(canonical.utf8), using: hashKey)
-        return TextEncoding.hex(Array(mac))
+        var canonical = ContactAddress.canonical(address)
+        var hmac = keyedHasher.start
+        canonical.withUTF8 { hmac.update(data: UnsafeRawBufferPointer($0)) }
+        return TextEncoding.hex(Array(hmac.finalize()))
     }
+}
+
+/// An HMAC state keyed once. `HMAC` is a value (its hash states are copied on write) that
+/// is not marked Sendable; this box only hands out copies of a state nobody mutates.
+private final class KeyedHasher: @unchecked Sendable {
+    let start: HMAC<SHA256>
+    init(_ start: HMAC<SHA256>) { self.start = start }
 }
 
 /// Canonical forms and display masks of contact addresses.

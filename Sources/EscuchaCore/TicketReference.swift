@@ -36,15 +36,21 @@ public enum TicketReference {
         var word: [UInt8] = []
         var start = scalars.startIndex
         var plain = true  // ASCII only: checked from the bytes; other words go through normalise
+        // A word with other characters can still be a reference only when each of them
+        // upper-cases to ASCII (ı to I, ß to SS) and it has at most six scalars (every
+        // scalar gives at least one character of the reference or rules the word out).
+        var possible = true
+        var scalarCount = 0
         func finish(at end: String.UnicodeScalarView.Index) {
             if plain {
                 if word.count == 6, let reference = normaliseASCII(word) { found.append(reference) }
-            } else if let reference = normalise(String(scalars[start..<end])) {
-                // Upper-casing maps a few letters to ASCII (ı to I, ß to SS), as before.
+            } else if possible, scalarCount <= 6, let reference = normalise(String(scalars[start..<end])) {
                 found.append(reference)
             }
             word.removeAll(keepingCapacity: true)
             plain = true
+            possible = true
+            scalarCount = 0
         }
         var index = scalars.startIndex
         while index != scalars.endIndex {
@@ -60,10 +66,12 @@ public enum TicketReference {
                     .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber:
                     isWordPart = true
                     plain = false
+                    if !upperCasesToASCII.contains(scalar.value) { possible = false }
                 default:
                     isWordPart = false
                 }
             }
+            if isWordPart { scalarCount += 1 }
             if !isWordPart {
                 if !word.isEmpty || !plain { finish(at: index) }
                 start = scalars.index(after: index)  // the next word starts after this separator
@@ -73,6 +81,10 @@ public enum TicketReference {
         if !word.isEmpty || !plain { finish(at: scalars.endIndex) }
         return found
     }
+
+    /// The non-ASCII scalars whose upper case is all ASCII: ß, ı, ſ and the Latin
+    /// ligatures ﬀ–ﬆ (a test checks this against Unicode's case mappings).
+    static let upperCasesToASCII: Set<UInt32> = [0xDF, 0x131, 0x17F, 0xFB00, 0xFB01, 0xFB02, 0xFB03, 0xFB04, 0xFB05, 0xFB06]
 
     /// ``normalise(_:)`` of six ASCII letters and digits: every one but U is in the alphabet
     /// once upper-cased and O, I and L are read as digits. Most six-letter words of a message

@@ -34,6 +34,7 @@ enum RepositoryPaths {
         ("probe-ak.jsonl", 250), ("probe-al.jsonl", 250), ("probe-am.jsonl", 250), ("probe-an.jsonl", 250), ("probe-ao.jsonl", 250),
         ("probe-ap.jsonl", 250), ("probe-aq.jsonl", 250), ("probe-ar.jsonl", 250), ("probe-as.jsonl", 250), ("probe-at.jsonl", 250),
         ("probe-av.jsonl", 250), ("probe-aw.jsonl", 250), ("probe-ax.jsonl", 250), ("probe-ay.jsonl", 250),
+        ("probe-az.jsonl", 250), ("probe-ba.jsonl", 250), ("probe-bb.jsonl", 250), ("probe-bc.jsonl", 250),
     ]
 
     static func probe(_ file: String) -> String { root.appendingPathComponent("Eval/" + file).path }

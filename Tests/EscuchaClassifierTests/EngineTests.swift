@@ -38,6 +38,9 @@ enum EngineFixture {
           - terms: [me muero de risa, me muero de hambre]
           - terms: [donde puedo denunciar]
             scope: sentence
+          - terms: [que pasa si]
+            scope: next_sentence
+            flags: [protection.violence]
         types:
           question: {weight: 2, terms: ["?", donde]}
           request: {weight: 2, terms: [necesito, ayuda]}
@@ -141,6 +144,16 @@ enum EngineFixture {
         #expect(classifier.classify("me muero de hambre").flags.isEmpty)
         #expect(classifier.classify("ya no aguanto, me muero").flags == ["protection.self_harm"])
         #expect(classifier.classify("donde puedo denunciar si me golpearon?").flags.isEmpty)
+    }
+
+    /// A hypothetical question's topic often follows its question mark: `next_sentence`
+    /// reaches that one sentence, and nothing before the question.
+    @Test func aNextSentenceExclusionReachesOneSentenceOn() {
+        #expect(classifier.classify("que pasa si vuelvo a la frontera, me golpean?").flags.isEmpty)
+        #expect(classifier.classify("que pasa si vuelvo a la frontera? me golpean?").flags.isEmpty)
+        #expect(classifier.classify("que pasa si vuelvo a la frontera? no se. me golpearon alla").flags == ["protection.violence"])
+        #expect(classifier.classify("me golpearon alla. que pasa si vuelvo?").flags == ["protection.violence"])
+        #expect(classifier.classify("que pasa si vuelvo? me quiero morir").flags == ["protection.self_harm"], "only the flags it names")
     }
 
     @Test func evidenceOffsetsPointAtTheOriginalWords() throws {

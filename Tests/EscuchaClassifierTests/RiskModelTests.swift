@@ -353,6 +353,22 @@ import Testing
         #expect(DevSetTests.classifier.classify("a que hora abren el comedor mañana?").flags.isEmpty)
     }
 
+    /// The person denied it in so many words: the model, which would raise self-harm, does
+    /// not raise it back (`negation_binds_model` in common.yaml); an account of self-harm
+    /// still raises it.
+    @Test func aNegatedSelfHarmIsNotRaisedBackByTheModel() throws {
+        let classifier = DevSetTests.classifier
+        let denial = "tranqui, no estoy pensando en matarme, solo necesito hablar con alguien de la ansiedad"
+        let scores = try #require(classifier.modelScores(denial))
+        #expect(scores.flags.contains { $0.flag == "protection.self_harm" && $0.raised }, "the model alone raises it")
+        #expect(!classifier.classify(denial).flags.contains("protection.self_harm"))
+        #expect(classifier.classify("toy en el baño del albergue y me corte los brazos otra vez, ayuda").flags.contains("protection.self_harm"))
+        // Flags not listed keep the model's second opinion: "aquí no atendemos venecos" is
+        // the risk itself, not a denial of it.
+        let denied = "el cajero me dijo delante de todos aqui no atendemos venecos y me tuve que ir"
+        #expect(classifier.classify(denied).flags.contains("discrimination.mistreatment") || classifier.classify(denied).flags.contains("discrimination.service_denial"))
+    }
+
     @Test func theModelsScoresAreTheOnesItFlagsBy() throws {
         let classifier = DevSetTests.classifier
         let model = try #require(classifier.riskModel)

@@ -39,6 +39,22 @@ import Testing
         #expect(protector.linkHash("+573001234821").count == 64)
     }
 
+    /// Stored link hashes thread a person's later messages: the hash of a number may never
+    /// change. The expected value is HKDF-SHA256 (no salt, info "escucha contact hash v1")
+    /// then HMAC-SHA256, computed apart from Escucha (Python's hmac module).
+    @Test func theLinkHashIsStableAndTheSameFromEveryThread() async throws {
+        let protector = try ContactProtector(encodedSecret: String(repeating: "01", count: 32))
+        let expected = "bca03d67637460208e419cbc57625da4ad6570db63d2411bc2cec4e054f6e1f7"
+        #expect(protector.linkHash("+573001234821") == expected)
+        #expect(protector.linkHash("+57 300 123 4821") == expected, "a second hash starts from the same keyed state")
+        let hashes = await withTaskGroup(of: String.self) { group in
+            for k in 0..<64 { group.addTask { protector.linkHash(k % 2 == 0 ? "+573001234821" : "+573001234822") } }
+            return await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(hashes.filter { $0 == expected }.count == 32)
+        #expect(Set(hashes).count == 2)
+    }
+
     @Test func badKeysAreRefusedWithoutEchoingThem() {
         #expect(throws: ContactProtectionError.self) { try ContactProtector(encodedSecret: "c2hvcnQ=") }
         do {

@@ -117,6 +117,18 @@ import Testing
         }
     }
 
+    /// `candidates` skips words with a non-ASCII scalar outside this set: the set must hold
+    /// every scalar Unicode upper-cases to ASCII alone.
+    @Test func theScalarsThatUpperCaseToASCIIAreKnown() {
+        var found: Set<UInt32> = []
+        for value in UInt32(0x80)...0x10FFFF {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            if scalar.properties.uppercaseMapping.unicodeScalars.allSatisfy(\.isASCII) { found.insert(value) }
+        }
+        #expect(found == TicketReference.upperCasesToASCII)
+        #expect(TicketReference.candidates(in: "ﬁxabc7 ﬁxab7 añadir más") == ["F1XAB7"], "a ligature counts as its letters")
+    }
+
     @Test func sixASCIICharactersNormaliseAsThroughTheGeneralPath() {
         // Every ASCII letter and digit in every position: the byte path and normalise agree.
         let characters = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
