@@ -459,7 +459,7 @@ import Testing
     /// lone "desaparecido" scores the flag's base rate, far under the veto.
     @Test(arguments: [
         ("desaparecido", "protection.missing_person"), ("lo asesinaron", "protection.death"), ("extorsión", "protection.extortion"),
-        ("mon mari a disparu", "protection.missing_person"), ("m pa jwenn pitit mwen depi 3 jou", "protection.missing_person"),
+        ("ma femme a disparu", "protection.missing_person"), ("m pa jwenn pitit mwen depi 3 jou", "protection.missing_person"),
     ])
     func aShortReportKeepsItsLexiconFlag(text: String, flag: String) throws {
         let classifier = DevSetTests.classifier
