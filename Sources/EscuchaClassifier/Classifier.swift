@@ -62,7 +62,7 @@ public final class Classifier: Sendable {
     /// pattern stays in cache, so a match reads only the lists it has.
     let patternUses: [UInt8]
     /// Per exclusion and flag number (`entryFlagNumber`): whether it cancels that flag, at
-    /// `exclusion * flagNumberCount + flag`; and whether its scope is the sentence.
+    /// `exclusion * flagNumberCount + flag`.
     let exclusionCancels: [Bool]
     let flagNumberCount: Int
     /// Per exclusion, how many sentences from its own it reaches: 0 (its overlap only), 1
@@ -152,6 +152,11 @@ public final class Classifier: Sendable {
         self.lexicons = lexicons
         self.places = places
         let common = try CommonRules.parse(commonYAML.isEmpty ? "{}" : commonYAML, file: commonFile)
+        if let unknown = common.negationBindsModel.sorted().first(where: { taxonomy.flag($0) == nil }) {
+            throw ConfigError(
+                file: commonFile, line: nil,
+                message: "negation_binds_model names the unknown flag code '\(unknown.rawValue)': add it to Config/taxonomy.yaml or fix the spelling")
+        }
         self.common = common
         typePriority = (try? ConfigNode.parse(commonYAML.isEmpty ? "{}" : commonYAML, file: commonFile))?.strings("type_priority") ?? []
 

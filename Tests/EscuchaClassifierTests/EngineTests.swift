@@ -146,6 +146,17 @@ enum EngineFixture {
         #expect(classifier.classify("donde puedo denunciar si me golpearon?").flags.isEmpty)
     }
 
+    @Test func negationBindsModelNamesOnlyKnownFlags() {
+        #expect(throws: ConfigError.self) {
+            try Classifier(
+                taxonomy: EngineFixture.taxonomy, lexicons: [EngineFixture.spanish], places: [],
+                commonYAML: "negation_binds_model: [protection.self_harm, protection.selfharm]")
+        }
+        #expect(throws: Never.self) {
+            try Classifier(taxonomy: EngineFixture.taxonomy, lexicons: [EngineFixture.spanish], places: [], commonYAML: "negation_binds_model: [protection.self_harm]")
+        }
+    }
+
     /// A hypothetical question's topic often follows its question mark: `next_sentence`
     /// reaches that one sentence, and nothing before the question.
     @Test func aNextSentenceExclusionReachesOneSentenceOn() {
