@@ -36,6 +36,7 @@ enum RepositoryPaths {
         ("probe-av.jsonl", 250), ("probe-aw.jsonl", 250), ("probe-ax.jsonl", 250), ("probe-ay.jsonl", 250),
         ("probe-az.jsonl", 250), ("probe-ba.jsonl", 250), ("probe-bb.jsonl", 250), ("probe-bc.jsonl", 250),
         ("probe-bd.jsonl", 250), ("probe-be.jsonl", 250), ("probe-bf.jsonl", 250), ("probe-bg.jsonl", 250),
+        ("probe-bh.jsonl", 250), ("probe-bi.jsonl", 250), ("probe-bj.jsonl", 250), ("probe-bk.jsonl", 250),
     ]
 
     static func probe(_ file: String) -> String { root.appendingPathComponent("Eval/" + file).path }
