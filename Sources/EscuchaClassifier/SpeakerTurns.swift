@@ -164,20 +164,10 @@ struct SpeakerLabels: Sendable {
     private static func endsSentence(_ unit: UInt16) -> Bool { isSentenceEnd(unit) || unit == 0x3B }
 
     /// The offset of the first unit from `start` on that ``endsSentence(_:)``, or the count.
-    /// Every message goes through this scan: the units below 0x40 that end a sentence are
-    /// bits of one word, so most units cost a comparison and a bit test.
+    /// Every message goes through this scan, so it reads through a pointer.
     static func sentenceEnd(_ units: UnsafeBufferPointer<UInt16>, from start: Int) -> Int {
-        let low: UInt64 = 1 << 0x0A | 1 << 0x0D | 1 << 0x21 | 1 << 0x2E | 1 << 0x3B | 1 << 0x3F
         var i = start
-        while i < units.count {
-            let unit = units[i]
-            if unit < 0x40 {
-                if (low >> UInt64(unit)) & 1 != 0 { return i }
-            } else if unit == 0x2026 || unit == 0x3002 {
-                return i
-            }
-            i &+= 1
-        }
+        while i < units.count, !endsSentence(units[i]) { i &+= 1 }
         return i
     }
 

@@ -24,7 +24,6 @@ public enum ContactProtectionError: Error, Sendable, Equatable, CustomStringConv
 public struct ContactProtector: Sendable {
     // Kept as bytes: SymmetricKey is not Sendable.
     private let encryptionKeyBytes: Data
-    private let hashKeyBytes: Data
     private var encryptionKey: SymmetricKey { SymmetricKey(data: encryptionKeyBytes) }
     /// The hash key's HMAC state before any message: every link hash starts from a copy,
     /// instead of padding and hashing the key again.
@@ -35,8 +34,8 @@ public struct ContactProtector: Sendable {
         guard secret.count == 32 else { throw .invalidKey(reason: "it must be 32 bytes, got \(secret.count)") }
         let master = SymmetricKey(data: secret)
         encryptionKeyBytes = HKDF<SHA256>.deriveKey(inputKeyMaterial: master, info: Data("escucha contact encryption v1".utf8), outputByteCount: 32).withUnsafeBytes { Data($0) }
-        hashKeyBytes = HKDF<SHA256>.deriveKey(inputKeyMaterial: master, info: Data("escucha contact hash v1".utf8), outputByteCount: 32).withUnsafeBytes { Data($0) }
-        keyedHasher = KeyedHasher(HMAC<SHA256>(key: SymmetricKey(data: hashKeyBytes)))
+        let hashKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: master, info: Data("escucha contact hash v1".utf8), outputByteCount: 32)
+        keyedHasher = KeyedHasher(HMAC<SHA256>(key: hashKey))
     }
 
     /// Creates a protector from the text form of the secret (base64, or 64 hex digits).

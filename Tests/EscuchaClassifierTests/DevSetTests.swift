@@ -139,7 +139,7 @@ enum RepositoryPaths {
         #expect(report.languageAccuracy >= 0.98, "\(file) language id \(report.languageAccuracy)")
         // The model learnt the types and sectors of these sets (0.956 and 0.93 at the least in
         // stop 15; AC's types 0.920 in stop 17, with 4,000 more messages in the training); on
-        // sets it had not seen it scored 0.86–0.89 and 0.77–0.80 (docs/lexicon.md).
+        // sets it had not seen it scored 0.86–0.89 and 0.76–0.80 (docs/lexicon.md).
         #expect(report.typeAccuracy >= 0.91, "\(file) type accuracy \(report.typeAccuracy)")
         #expect(report.sectors.f1 >= 0.90, "\(file) sector F1 \(report.sectors.f1)")
     }

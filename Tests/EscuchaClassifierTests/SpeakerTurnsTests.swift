@@ -78,9 +78,9 @@ import Testing
         #expect(classifier.classify("two men beat me and took my money on the road").flags.contains("protection.violence"))
     }
 
-    /// The eight-at-a-time scan finds the same sentence end as a unit-by-unit one, whatever
-    /// the text (ends at every position of a block, in the tail, none at all).
-    @Test func theBlockScanFindsEachSentenceEnd() {
+    /// The summary rule's scan stops at each sentence end (`.`, `?`, `!`, `;`, line breaks,
+    /// `…`, `。`) and at nothing else, whatever the text (an end anywhere, none at all).
+    @Test func theSentenceScanFindsEachSentenceEnd() {
         let ends: [UInt16] = [0x0A, 0x0D, 0x2E, 0x3F, 0x21, 0x3B, 0x2026, 0x3002]
         // Near misses: each is one off an end, or an end's low byte in another block.
         let others: [UInt16] = [0x61, 0x20, 0x2C, 0x3A, 0x0B, 0x2F, 0x3C, 0x2025, 0x2027, 0x3001, 0x3003, 0x012E, 0x213F, 0xE9]
