@@ -78,3 +78,27 @@ final class GroupedWrites<Item: Sendable, Outcome: Sendable>: Sendable {
         }
     }
 }
+
+/// Writes a group with `write`; when the database refuses the group as a whole but the
+/// connection stands (a document it would not take, a concurrent retry), each item is
+/// written alone, so one odd item cannot fail the others, and `refused` is the outcome of
+/// an item refused alone. A lone item's refusal, and a lost connection, are thrown.
+func writeGroupOrEachAlone<Item, Outcome>(
+    _ items: [Item], write: ([Item]) throws(StoreError) -> [Outcome], refused: (StoreError) -> Outcome
+) throws(StoreError) -> [Outcome] {
+    do {
+        return try write(items)
+    } catch {
+        if items.count < 2 || error.isConnectionFailure { throw error }
+        var outcomes: [Outcome] = []
+        for item in items {
+            do {
+                outcomes += try write([item])
+            } catch {
+                if error.isConnectionFailure { throw error }
+                outcomes.append(refused(error))
+            }
+        }
+        return outcomes
+    }
+}

@@ -98,8 +98,6 @@ public final class Intake: Sendable {
     private let newTickets: GroupedWrites<NewTicketItem, NewTicketOutcome>
     /// Stores the raw requests of concurrent requests together.
     private let rawRequests: GroupedWrites<SQL, Result<Int64, StoreError>>
-    /// Stores the raw requests of the common case with their new tickets, together.
-    private let receivedRequests: GroupedWrites<ReceivedItem, Result<ReceivedOutcome, StoreError>>
 
     public init(
         pool: PostgresPool, classifier: Classifier, catalog: GatewayCatalog, instances: [ChannelInstance],
@@ -117,13 +115,10 @@ public final class Intake: Sendable {
         self.configuration = configuration
         self.spool = Spool(directory: configuration.spoolDirectory)
         // Two groupers, each with at most a quarter of the pool: the general path, outcomes
-        // and maintenance need connections too. The common case's groups do the work of one
-        // group of each, so twice as many of them run at once (on the benchmark 2,500–3,000
-        // requests/s against 2,200–2,850 with as many as the others).
+        // and maintenance need connections too.
         let writers = min(configuration.groupWriters, max(1, pool.configuration.size / 4))
         self.newTickets = GroupedWrites(pool: pool, writers: writers, write: TicketWriter.writeNewTickets)
         self.rawRequests = GroupedWrites(pool: pool, writers: writers, write: Self.storeRawGroup)
-        self.receivedRequests = GroupedWrites(pool: pool, writers: writers * 2, write: TicketWriter.writeReceived)
         self.environment = environment
         self.logger = logger
     }
@@ -134,11 +129,6 @@ public final class Intake: Sendable {
     /// - Parameters:
     ///   - oversize: the body was cut at `maxBodyBytes`; the request is kept and refused.
     public func receive(channelID: String, request: RawRequest, receivedAt: Date = Date(), oversize: Bool = false) async -> IntakeResponse {
-        if !oversize, let instance = instances[channelID],
-            let response = await receiveInOneCall(instance: instance, request: request, receivedAt: receivedAt)
-        {
-            return response
-        }
         let inboundID: Int64
         do {
             inboundID = try await storeRaw(channelID: channelID, request: request, receivedAt: receivedAt)
@@ -146,44 +136,6 @@ public final class Intake: Sendable {
             return spoolOrFail(channelID: channelID, request: request, receivedAt: receivedAt, error: error)
         }
         return await process(inboundID: inboundID, channelID: channelID, request: request, receivedAt: receivedAt, oversize: oversize)
-    }
-
-    /// The common case — an authentic request carrying one new message that is no opt-out —
-    /// stored with its new ticket in one call and one commit (shared with concurrent
-    /// requests): parsing and classifying are pure, so they can come before the request is
-    /// stored, and the database stores the raw request before it writes anything else, in a
-    /// transaction of which the ticket is a subtransaction (migration 0013). `nil` for any
-    /// other request, or when the database refused this one's data: the caller then stores
-    /// the raw request first, on its own, as always.
-    private func receiveInOneCall(instance: ChannelInstance, request: RawRequest, receivedAt: Date) async -> IntakeResponse? {
-        let secrets = ChannelSecrets(for: instance, environment: environment)
-        guard case .messages(let messages, let parts, let statuses, let events) = catalog.parse(
-            request: request, instance: instance, secrets: secrets, now: receivedAt),
-            messages.count == 1, parts.isEmpty, statuses.isEmpty, events.isEmpty
-        else { return nil }
-        let prepared = prepare(messages, instance: instance)[0]
-        if templates.isOptOut(prepared.message.text) { return nil }
-        guard let item = try? writer(for: instance).newTicketItem(prepared, inboundID: nil) else { return nil }
-        let stored: ReceivedOutcome
-        do {
-            switch try await receivedRequests.write(ReceivedItem(raw: rawRequestJSON(channelID: instance.id, request: request, receivedAt: receivedAt), ticket: item)) {
-            case .success(let outcome): stored = outcome
-            case .failure: return nil
-            }
-        } catch {
-            return spoolOrFail(channelID: instance.id, request: request, receivedAt: receivedAt, error: error)
-        }
-        switch stored.ticket {
-        case .written(let result):
-            return received([result], status: "accepted", instance: instance, inboundID: stored.inboundID)
-        case .generalPath:
-            break
-        case .failed(let sqlState):
-            logger.notice("a grouped write failed; writing the message alone", metadata: ["inbound.id": "\(stored.inboundID)", "sqlstate": "\(sqlState)"])
-        }
-        // A retry or a message that threads into a ticket: the request is stored (pending);
-        // the general path answers it.
-        return await process(inboundID: stored.inboundID, channelID: instance.id, request: request, receivedAt: receivedAt, oversize: false, grouped: false)
     }
 
     private func spoolOrFail(channelID: String, request: RawRequest, receivedAt: Date, error: any Error) -> IntakeResponse {
@@ -205,37 +157,15 @@ public final class Intake: Sendable {
     /// Stores the raw request verbatim, in a transaction of its own (shared with the raw
     /// requests that arrive meanwhile).
     func storeRaw(channelID: String, request: RawRequest, receivedAt: Date) async throws -> Int64 {
-        let headers = Self.storedHeaders(of: request)
-        let row: SQL = "(\(channelID), 'http', \(receivedAt), \(request.remoteAddress), \(request.method), \(Self.target(of: request)), \(headers), \(Data(request.body)))"
-        return try await rawRequests.write(row).get()
-    }
-
-    /// The headers as stored. A NUL in a header (possible only from a file or a broken
-    /// proxy) is kept as U+FFFD, so the request is stored rather than refused; the body
-    /// keeps every byte.
-    private static func storedHeaders(of request: RawRequest) -> JSON {
-        JSON(
+        // A NUL in a header (possible only from a file or a broken proxy) is kept as
+        // U+FFFD, so the request is stored rather than refused; the body keeps every byte.
+        let headers = JSON(
             strings: Dictionary(
                 request.headers.map { (PostgresText.storable($0.name.lowercased()), PostgresText.storable($0.value)) },
                 uniquingKeysWith: { a, b in a + ", " + b }))
-    }
-
-    private static func target(of request: RawRequest) -> String {
-        request.query.isEmpty ? request.path : request.path + "?" + request.query
-    }
-
-    /// The raw request as `escucha_intake_receive` stores it: the same columns as
-    /// ``storeRaw(channelID:request:receivedAt:)``.
-    private func rawRequestJSON(channelID: String, request: RawRequest, receivedAt: Date) -> JSON {
-        var raw = JSONObjectText()
-        raw.add("channel_id", channelID)
-        raw.add("received_at", receivedAt)
-        raw.add("remote_addr", request.remoteAddress.map(PostgresText.storable))
-        raw.add("method", PostgresText.storable(request.method))
-        raw.add("path", PostgresText.storable(Self.target(of: request)))
-        raw.add("headers", json: Self.storedHeaders(of: request))
-        raw.add("body", bytea: Data(request.body))
-        return raw.json
+        let target = request.query.isEmpty ? request.path : request.path + "?" + request.query
+        let row: SQL = "(\(channelID), 'http', \(receivedAt), \(request.remoteAddress), \(request.method), \(target), \(headers), \(Data(request.body)))"
+        return try await rawRequests.write(row).get()
     }
 
     /// One INSERT for a group of raw requests, committed (and flushed: synchronous_commit
@@ -244,20 +174,9 @@ public final class Intake: Sendable {
     /// database refuses the group for its data, each row is tried alone, so one odd request
     /// cannot send the others to the spool.
     @Sendable private static func storeRawGroup(_ rows: [SQL], connection: PGConnection) throws -> [Result<Int64, StoreError>] {
-        do {
-            return try insertRaw(rows, connection: connection).map { .success($0) }
-        } catch {
-            guard rows.count > 1, !error.isConnectionFailure else { throw error }
-            var results: [Result<Int64, StoreError>] = []
-            for row in rows {
-                do {
-                    results.append(.success(try insertRaw([row], connection: connection)[0]))
-                } catch {
-                    results.append(.failure(error))
-                }
-            }
-            return results
-        }
+        try writeGroupOrEachAlone(
+            rows, write: { (group) throws(StoreError) in try insertRaw(group, connection: connection).map { .success($0) } },
+            refused: { .failure($0) })
     }
 
     private static func insertRaw(_ rows: [SQL], connection: PGConnection) throws(StoreError) -> [Int64] {
@@ -272,9 +191,7 @@ public final class Intake: Sendable {
 
     /// Processes a stored raw request. Also used to drain the spool and re-process
     /// `pending` rows.
-    /// - Parameter grouped: whether a new ticket may be written in a group (false when a
-    ///   group has just sent this request here).
-    func process(inboundID: Int64, channelID: String, request: RawRequest, receivedAt: Date, oversize: Bool, grouped: Bool = true) async -> IntakeResponse {
+    func process(inboundID: Int64, channelID: String, request: RawRequest, receivedAt: Date, oversize: Bool) async -> IntakeResponse {
         guard let instance = instances[channelID] else {
             let reason = "unknown channel '\(channelID)': configure it under channels: in Config/escucha.yaml"
             await mark(inboundID, status: "rejected", reason: reason)
@@ -310,7 +227,7 @@ public final class Intake: Sendable {
                     await mark(inboundID, status: "accepted", reason: "part of a multi-part message; waiting for the rest")
                     return success(for: instance, outcome: .partial, inboundID: inboundID)
                 }
-                return try await accept(completed, parts: [], statuses: [], events: [], instance: instance, inboundID: inboundID, grouped: grouped)
+                return try await accept(completed, parts: [], statuses: [], events: [], instance: instance, inboundID: inboundID)
             } catch {
                 return failed(inboundID, error)
             }
@@ -318,7 +235,7 @@ public final class Intake: Sendable {
             do {
                 var all = messages
                 if !parts.isEmpty { all += try await storeParts(parts, inboundID: inboundID) }
-                return try await accept(all, parts: parts, statuses: statuses, events: events, instance: instance, inboundID: inboundID, grouped: grouped)
+                return try await accept(all, parts: parts, statuses: statuses, events: events, instance: instance, inboundID: inboundID)
             } catch {
                 return failed(inboundID, error)
             }
@@ -353,7 +270,7 @@ public final class Intake: Sendable {
 
     private func accept(
         _ messages: [InboundMessage], parts: [MessagePart], statuses: [DeliveryStatusUpdate], events: [ChannelEvent],
-        instance: ChannelInstance, inboundID: Int64, grouped: Bool
+        instance: ChannelInstance, inboundID: Int64
     ) async throws -> IntakeResponse {
         try await applyStatuses(statuses, channelID: instance.id, receivedAt: Date())
         try await applyEvents(events, channelID: instance.id, inboundID: inboundID)
@@ -362,12 +279,21 @@ public final class Intake: Sendable {
             return success(for: instance, outcome: parts.isEmpty ? .ignored : .partial, inboundID: inboundID)
         }
         // Classification is CPU work: done before the transaction so it stays short.
-        let prepared = prepare(messages, instance: instance)
-        let writer = writer(for: instance)
+        let prepared = messages.map { parsed in
+            // "\u0000" in a JSON gateway's text is a real NUL, which no column can hold.
+            var message = parsed
+            message.text = PostgresText.storable(message.text)
+            message.sender = PostgresText.storable(message.sender)
+            return PreparedMessage(message: message, classification: classifier.classify(message.text, languageHint: message.languageHint ?? instance.language))
+        }
+        let writer = TicketWriter(
+            protector: protector, templates: templates, threadingWindow: configuration.threadingWindow,
+            defaultLocation: instance.defaultLocation, defaultLanguage: instance.language ?? configuration.defaultLanguage,
+            escalation: escalation)
         // Most requests carry one new message that starts a ticket: one statement and one
         // commit, shared with concurrent requests, record it with the outcome of the raw
         // request.
-        if grouped, prepared.count == 1, !templates.isOptOut(prepared[0].message.text) {
+        if prepared.count == 1, !templates.isOptOut(prepared[0].message.text) {
             switch try await newTickets.write(try writer.newTicketItem(prepared[0], inboundID: inboundID)) {
             case .written(let result):
                 return received([result], status: "accepted", instance: instance, inboundID: inboundID)
@@ -395,24 +321,6 @@ public final class Intake: Sendable {
             return (results, status)
         }
         return received(results, status: status, instance: instance, inboundID: inboundID)
-    }
-
-    /// The messages made storable and classified.
-    private func prepare(_ messages: [InboundMessage], instance: ChannelInstance) -> [PreparedMessage] {
-        messages.map { parsed in
-            // "\u0000" in a JSON gateway's text is a real NUL, which no column can hold.
-            var message = parsed
-            message.text = PostgresText.storable(message.text)
-            message.sender = PostgresText.storable(message.sender)
-            return PreparedMessage(message: message, classification: classifier.classify(message.text, languageHint: message.languageHint ?? instance.language))
-        }
-    }
-
-    private func writer(for instance: ChannelInstance) -> TicketWriter {
-        TicketWriter(
-            protector: protector, templates: templates, threadingWindow: configuration.threadingWindow,
-            defaultLocation: instance.defaultLocation, defaultLanguage: instance.language ?? configuration.defaultLanguage,
-            escalation: escalation)
     }
 
     private func received(_ results: [WriteResult], status: String, instance: ChannelInstance, inboundID: Int64) -> IntakeResponse {

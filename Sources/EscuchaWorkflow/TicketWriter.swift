@@ -24,20 +24,6 @@ struct NewTicketItem: Sendable {
     var flags: [String]
 }
 
-/// A raw request and the one new message it carried, for ``TicketWriter/writeReceived(_:connection:)``.
-struct ReceivedItem: Sendable {
-    /// The request as `escucha_intake_receive` reads it.
-    var raw: JSON
-    /// Its message, with no `inbound_id` yet.
-    var ticket: NewTicketItem
-}
-
-/// The stored request's row and what became of its new ticket.
-struct ReceivedOutcome: Sendable {
-    var inboundID: Int64
-    var ticket: NewTicketOutcome
-}
-
 /// What became of a new-ticket item.
 enum NewTicketOutcome: Sendable {
     /// Written: the ticket, message, classification, escalations and acknowledgement.
@@ -80,9 +66,7 @@ struct TicketWriter: Sendable {
     /// writes, with the escalation rules already applied to the ticket about to exist.
     /// Only for a request that carried this one message (the function records the
     /// request's outcome); opt-out words must not come here.
-    /// `inboundID` is nil when ``writeReceived(_:connection:)`` stores the request in the
-    /// same call.
-    func newTicketItem(_ prepared: PreparedMessage, inboundID: Int64?) throws -> NewTicketItem {
+    func newTicketItem(_ prepared: PreparedMessage, inboundID: Int64) throws -> NewTicketItem {
         let message = prepared.message
         let classification = prepared.classification
         let language = language(of: prepared)
@@ -155,23 +139,9 @@ struct TicketWriter: Sendable {
     /// itself), in the order of their address hashes so that concurrent groups lock
     /// contacts in the same order. Returns the outcome of each item, in the order given.
     static func writeNewTickets(_ items: [NewTicketItem], connection: PGConnection) throws -> [NewTicketOutcome] {
-        do {
-            return try writeGroup(items, connection: connection)
-        } catch {
-            // The call failed as a whole (a document the database refused, a broken
-            // connection): alone, each item fails or succeeds on its own.
-            if items.count < 2 || error.isConnectionFailure { throw error }
-            var outcomes: [NewTicketOutcome] = []
-            for item in items {
-                do {
-                    outcomes += try writeGroup([item], connection: connection)
-                } catch {
-                    if error.isConnectionFailure { throw error }
-                    outcomes.append(.failed(sqlState: error.sqlState?.rawValue ?? "?"))
-                }
-            }
-            return outcomes
-        }
+        try writeGroupOrEachAlone(
+            items, write: { (group) throws(StoreError) in try writeGroup(group, connection: connection) },
+            refused: { .failed(sqlState: $0.sqlState?.rawValue ?? "?") })
     }
 
     private static func writeGroup(_ items: [NewTicketItem], connection: PGConnection) throws(StoreError) -> [NewTicketOutcome] {
@@ -202,67 +172,6 @@ struct TicketWriter: Sendable {
         }
         // An item the database did not answer for is written alone on the general path.
         return outcomes.map { $0 ?? .generalPath }
-    }
-
-    /// Stores raw requests and writes their new tickets in one call of
-    /// `escucha_intake_receive` (migration 0013), one commit for the group: each item's
-    /// raw request, then its new ticket in a subtransaction that may fail alone (the raw
-    /// request then commits as pending). Returns per item its request's row and what became
-    /// of its ticket, or the error that kept the request from being stored; in the order
-    /// given.
-    static func writeReceived(_ items: [ReceivedItem], connection: PGConnection) throws -> [Result<ReceivedOutcome, StoreError>] {
-        do {
-            return try writeReceivedGroup(items, connection: connection).map { .success($0) }
-        } catch {
-            // The call failed as a whole, so nothing was stored: alone, each request is
-            // stored or refused on its own.
-            if items.count < 2 || error.isConnectionFailure { throw error }
-            var results: [Result<ReceivedOutcome, StoreError>] = []
-            for item in items {
-                do {
-                    results += try writeReceivedGroup([item], connection: connection).map { .success($0) }
-                } catch {
-                    if error.isConnectionFailure { throw error }
-                    results.append(.failure(error))
-                }
-            }
-            return results
-        }
-    }
-
-    private static func writeReceivedGroup(_ items: [ReceivedItem], connection: PGConnection) throws(StoreError) -> [ReceivedOutcome] {
-        let order = items.indices.sorted { items[$0].ticket.addressHash < items[$1].ticket.addressHash }
-        let raw = JSON("[" + order.map { items[$0].raw.text }.joined(separator: ",") + "]")
-        let tickets = JSON("[" + order.map { items[$0].ticket.json.text }.joined(separator: ",") + "]")
-        let rows = try connection.queryPrepared(
-            "SELECT * FROM escucha_intake_receive(\(raw), \(tickets))", operation: "storing raw requests and writing their tickets")
-        var outcomes = [ReceivedOutcome?](repeating: nil, count: items.count)
-        for row in rows {
-            let position = try row.decode("item", as: Int.self)
-            guard order.indices.contains(position - 1), outcomes[order[position - 1]] == nil else {
-                throw StoreError(operation: "storing raw requests and writing their tickets", message: "the database answered item \(position) of \(items.count) twice or out of range")
-            }
-            let original = order[position - 1]
-            let inboundID = try row.decode("inbound_id", as: Int64.self)
-            let outcome: NewTicketOutcome
-            switch try row.decode("outcome", as: String.self) {
-            case "created":
-                outcome = .written(
-                    WriteResult(
-                        duplicate: false, messageID: try row.decode("message_id"), ticketID: try row.decode("ticket_id"),
-                        reference: try row.decode("reference"), newTicket: true, flags: items[original].ticket.flags))
-            case "failed":
-                outcome = .failed(sqlState: try row.decode("error", as: String?.self) ?? "?")
-            default:
-                outcome = .generalPath
-            }
-            outcomes[original] = ReceivedOutcome(inboundID: inboundID, ticket: outcome)
-        }
-        guard outcomes.allSatisfy({ $0 != nil }) else {
-            // Every stored request must be answered for: without its row id it could not be.
-            throw StoreError(operation: "storing raw requests and writing their tickets", message: "the database answered \(rows.count) of \(items.count) items")
-        }
-        return outcomes.map { $0! }
     }
 
     func write(_ prepared: PreparedMessage, inboundID: Int64, connection: PGConnection) throws -> WriteResult {
