@@ -41,6 +41,7 @@ enum RepositoryPaths {
         ("probe-bp.jsonl", 250), ("probe-bq.jsonl", 250), ("probe-br.jsonl", 250), ("probe-bs.jsonl", 250),
         ("probe-bt.jsonl", 250), ("probe-bu.jsonl", 250), ("probe-bv.jsonl", 250), ("probe-bw.jsonl", 250),
         ("probe-bx.jsonl", 250), ("probe-by.jsonl", 250), ("probe-bz.jsonl", 250), ("probe-ca.jsonl", 250),
+        ("probe-cb.jsonl", 250), ("probe-cc.jsonl", 250), ("probe-cd.jsonl", 250), ("probe-ce.jsonl", 250),
     ]
 
     static func probe(_ file: String) -> String { root.appendingPathComponent("Eval/" + file).path }
@@ -172,6 +173,25 @@ enum RepositoryPaths {
         }
         #expect(total > 9000)
         #expect(Double(correct) / Double(total) >= 0.99, "\(correct) of \(total)")
+    }
+
+    /// Contexts that are not cases (stop 19's exclusions): a lesson, a figure of speech, an
+    /// event long over. Each is paired with the plain report it must not hide.
+    @Test(arguments: [
+        ("je suis étudiante en travail social à Montréal, je voudrais interviewer quelqu'un",
+         "ma femme est en travail depuis hier soir et elle perd beaucoup de sang", "protection.medical_emergency"),
+        ("casi me da un infarto cuando vi que el bus se iba sin mi jaja",
+         "a mi papa le esta dando un infarto, no puede respirar, manden ambulancia", "protection.medical_emergency"),
+        ("I used to be suicidal back in 2019, now I want to train as a peer supporter",
+         "I feel suicidal tonight and I don't know who to call", "protection.self_harm"),
+        ("fui deportada dos EUA em 2019 e hoje faço parte de uma associação de retornados",
+         "meu marido foi deportado ontem e não sei onde ele está", "protection.deportation"),
+        ("hicimos la sesion de primeros auxilios psicologicos, hablamos de ideas suicidas y de como pedir ayuda",
+         "mi hija tiene ideas suicidas y no sé qué hacer", "protection.self_harm"),
+    ])
+    func contextsThatAreNotCasesRaiseNoFlag(context: String, report: String, flag: String) {
+        #expect(!Self.classifier.classify(context).flags.contains(FlagCode(flag)), "\(context)")
+        #expect(Self.classifier.classify(report).flags.contains(FlagCode(flag)), "\(report)")
     }
 
     @Test(arguments: ["es", "en", "pt", "fr", "ht"])
