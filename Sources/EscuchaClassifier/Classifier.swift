@@ -47,6 +47,9 @@ public final class Classifier: Sendable {
     /// Per flag any entry raises: what the result needs, looked up once here rather than
     /// by scanning the taxonomy for every flagged message.
     let flagFacts: [FlagCode: FlagFacts]
+    /// `quiet_types` of common.yaml as the model's columns: a message whose probability for
+    /// one reaches its value keeps only the critical flags the lexicons found.
+    let quietTypeColumns: [(column: Int, probability: Double)]
     // Per pattern (automaton id), what it means.
     /// Flag entries (index, slot) that use it.
     let entrySlots: FlatLists<EntrySlot>
@@ -158,6 +161,14 @@ public final class Classifier: Sendable {
                 message: "negation_binds_model names the unknown flag code '\(unknown.rawValue)': add it to Config/taxonomy.yaml or fix the spelling")
         }
         self.common = common
+        if let unknown = common.quietTypes.first(where: { !taxonomy.types.contains($0.type) }) {
+            throw ConfigError(
+                file: commonFile, line: nil,
+                message: "quiet_types names the unknown type '\(unknown.type)': use one of \(taxonomy.types.joined(separator: ", "))")
+        }
+        quietTypeColumns = common.quietTypes.compactMap { quiet in
+            riskModel?.types.firstIndex(of: quiet.type).map { (riskModel!.typeColumn($0), quiet.probability) }
+        }
         typePriority = (try? ConfigNode.parse(commonYAML.isEmpty ? "{}" : commonYAML, file: commonFile))?.strings("type_priority") ?? []
 
         var tokenizer = Tokenizer()
@@ -674,6 +685,13 @@ public final class Classifier: Sendable {
                 flagged.append(Evidence(
                     flag: flag, start: word?.start ?? 0, end: word?.end ?? 0, text: span,
                     entry: "model:\(flag.rawValue)", language: language))
+            }
+            // Thanks are not reports: over 20,470 labelled messages held out of the model's
+            // training, flags on messages it took for praise were all wrong but the critical
+            // ones the lexicons found ("ya compré las pastillas… gracias por todo"), which stay.
+            if !flagged.isEmpty,
+               quietTypeColumns.contains(where: { riskModel.probability(column: $0.column, scratch.model) >= $0.probability }) {
+                flagged.removeAll { $0.entry.hasPrefix("model:") || taxonomy.flag($0.flag)?.severity != .critical }
             }
         }
         var flags: [FlagCode] = []

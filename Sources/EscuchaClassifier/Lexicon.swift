@@ -182,6 +182,9 @@ struct CommonRules: Sendable {
     /// Flags the model does not raise in a message where a negation cancelled a lexicon
     /// match of theirs ("no me quiero matar, solo estoy cansado").
     var negationBindsModel: Set<FlagCode> = []
+    /// Types that quiet a message: where the model's probability for one reaches its value,
+    /// the message keeps only the critical flags the lexicons found (thanks are not reports).
+    var quietTypes: [(type: String, probability: Double)] = []
 
     static func parse(_ yaml: String, file: String) throws(ConfigError) -> CommonRules {
         let root = try ConfigNode.parse(yaml, file: file)
@@ -199,6 +202,14 @@ struct CommonRules: Sendable {
             rules.precedence[FlagCode(entry.key)] = entry.value.items.compactMap(\.string).map { FlagCode($0) }
         }
         rules.negationBindsModel = Set(root.strings("negation_binds_model").map { FlagCode($0) })
+        for entry in root["quiet_types"]?.entries ?? [] {
+            guard let probability = entry.value.string.flatMap(Double.init), probability > 0, probability <= 1 else {
+                throw ConfigError(
+                    file: file, line: entry.keyNode.line,
+                    message: "quiet_types: '\(entry.key)' needs a probability above 0 and at most 1, e.g. `\(entry.key): 0.3`")
+            }
+            rules.quietTypes.append((entry.key, probability))
+        }
         return rules
     }
 

@@ -75,6 +75,9 @@ struct ModelCommand: AsyncParsableCommand {
         @Option(help: "Passes over the training messages.")
         var epochs = RiskModel.Settings().epochs
 
+        @Option(help: "Average the weights at the end of each of the last this many passes instead of keeping the last pass's (0: the last pass's).")
+        var averageEpochs = RiskModel.Settings().averageEpochs
+
         @Option(help: "A message with fewer words than this (those the model reads: outside an agent's turns) needs --short-message-threshold for a flag; 0 turns the rule off.")
         var shortMessageWords = RiskModel.Settings().shortMessageWords
 
@@ -139,6 +142,7 @@ struct ModelCommand: AsyncParsableCommand {
             settings.l2 = l2
             settings.minimumCount = minCount
             settings.epochs = epochs
+            settings.averageEpochs = averageEpochs
             guard shortMessageWords >= 0, (0...1).contains(shortMessageThreshold) else {
                 throw ValidationError("--short-message-words needs 0 or more and --short-message-threshold a probability from 0 to 1")
             }

@@ -42,6 +42,7 @@ enum RepositoryPaths {
         ("probe-bt.jsonl", 250), ("probe-bu.jsonl", 250), ("probe-bv.jsonl", 250), ("probe-bw.jsonl", 250),
         ("probe-bx.jsonl", 250), ("probe-by.jsonl", 250), ("probe-bz.jsonl", 250), ("probe-ca.jsonl", 250),
         ("probe-cb.jsonl", 250), ("probe-cc.jsonl", 250), ("probe-cd.jsonl", 250), ("probe-ce.jsonl", 250),
+        ("probe-cf.jsonl", 250), ("probe-cg.jsonl", 250), ("probe-ch.jsonl", 250), ("probe-ci.jsonl", 250),
     ]
 
     static func probe(_ file: String) -> String { root.appendingPathComponent("Eval/" + file).path }
@@ -192,6 +193,23 @@ enum RepositoryPaths {
     func contextsThatAreNotCasesRaiseNoFlag(context: String, report: String, flag: String) {
         #expect(!Self.classifier.classify(context).flags.contains(FlagCode(flag)), "\(context)")
         #expect(Self.classifier.classify(report).flags.contains(FlagCode(flag)), "\(report)")
+    }
+
+    /// Thanks are not reports (`quiet_types`): a past crisis told in a thank-you raises
+    /// nothing, but a farewell dressed as thanks keeps the self-harm the lexicons found.
+    @Test func thanksQuietTheModelButNotACriticalLexiconFlag() throws {
+        for thanks in [
+            "merci beaucoup pour la psychologue, l'an dernier je pensais à mourir mais maintenant ça va très bien",
+            "mèsi anpil pou sikològ la, ane pase m te vle touye tèt mwen men kounye a m byen",
+        ] {
+            let result = Self.classifier.classify(thanks)
+            #expect(result.type == "praise", "\(thanks)")
+            #expect(result.flags.isEmpty, "\(thanks)")
+        }
+        let farewell = "Señora Milagros, ya compré las pastillas. Solo quería decirle a alguien gracias por todo, fueron muy buenos conmigo. Cuiden a mi niña."
+        let result = Self.classifier.classify(farewell)
+        #expect(result.flags.contains("protection.self_harm"))
+        #expect(result.evidence.contains { $0.flag == "protection.self_harm" && !$0.entry.hasPrefix("model:") })
     }
 
     @Test(arguments: ["es", "en", "pt", "fr", "ht"])

@@ -157,6 +157,21 @@ enum EngineFixture {
         }
     }
 
+    @Test func quietTypesNameKnownTypesWithAProbability() {
+        #expect(throws: ConfigError.self) {
+            try Classifier(taxonomy: EngineFixture.taxonomy, lexicons: [EngineFixture.spanish], places: [], commonYAML: "quiet_types: {thanks: 0.3}")
+        }
+        #expect(throws: ConfigError.self) {
+            try Classifier(taxonomy: EngineFixture.taxonomy, lexicons: [EngineFixture.spanish], places: [], commonYAML: "quiet_types: {praise: 1.5}")
+        }
+        #expect(throws: ConfigError.self) {
+            try Classifier(taxonomy: EngineFixture.taxonomy, lexicons: [EngineFixture.spanish], places: [], commonYAML: "quiet_types: {praise: often}")
+        }
+        #expect(throws: Never.self) {
+            try Classifier(taxonomy: EngineFixture.taxonomy, lexicons: [EngineFixture.spanish], places: [], commonYAML: "quiet_types: {praise: 0.3}")
+        }
+    }
+
     /// A hypothetical question's topic often follows its question mark: `next_sentence`
     /// reaches that one sentence, and nothing before the question.
     @Test func aNextSentenceExclusionReachesOneSentenceOn() {

@@ -70,6 +70,25 @@ import Testing
         #expect(score(first, "el voluntario dice que vaya a su casa de noche")[0] > score(first, "a que hora abren el comedor")[0])
     }
 
+    /// `averageEpochs` keeps the mean of the last passes' weights: deterministic, different
+    /// from the last pass's, and still telling the risk from the ordinary message.
+    @Test func averagedWeightsAreDeterministicAndStillLearn() throws {
+        let flags: [FlagCode] = ["misconduct.sexual_exploitation"]
+        var averaged = RiskModel.Settings()
+        averaged.averageEpochs = 10
+        let first = Self.classifier.trainRiskModel(Self.examples, flags: flags, settings: averaged)
+        let second = Self.classifier.trainRiskModel(Self.examples, flags: flags, settings: averaged)
+        let last = Self.classifier.trainRiskModel(Self.examples, flags: flags)
+        #expect(try first.json() == second.json())
+        #expect(try first.json() != last.json())
+        func probability(_ text: String) -> Double {
+            var scratch = RiskModel.Scratch()
+            scratch.words = Self.classifier.modelWords(of: text).map(\.word)
+            return first.score(&scratch)[0].probability
+        }
+        #expect(probability("el voluntario dice que vaya a su casa de noche") > probability("a que hora abren el comedor"))
+    }
+
     @Test func aFlagsOwnThresholdIsKeptAndUsed() throws {
         let flags: [FlagCode] = ["misconduct.sexual_exploitation"]
         var settings = RiskModel.Settings()
