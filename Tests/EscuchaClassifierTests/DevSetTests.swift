@@ -43,6 +43,7 @@ enum RepositoryPaths {
         ("probe-bx.jsonl", 250), ("probe-by.jsonl", 250), ("probe-bz.jsonl", 250), ("probe-ca.jsonl", 250),
         ("probe-cb.jsonl", 250), ("probe-cc.jsonl", 250), ("probe-cd.jsonl", 250), ("probe-ce.jsonl", 250),
         ("probe-cf.jsonl", 250), ("probe-cg.jsonl", 250), ("probe-ch.jsonl", 250), ("probe-ci.jsonl", 250),
+        ("probe-cj.jsonl", 250), ("probe-ck.jsonl", 250), ("probe-cl.jsonl", 250), ("probe-cm.jsonl", 250),
     ]
 
     static func probe(_ file: String) -> String { root.appendingPathComponent("Eval/" + file).path }
