@@ -202,6 +202,9 @@ struct CommonRules: Sendable {
             rules.precedence[FlagCode(entry.key)] = entry.value.items.compactMap(\.string).map { FlagCode($0) }
         }
         rules.negationBindsModel = Set(root.strings("negation_binds_model").map { FlagCode($0) })
+        if let quiet = root["quiet_types"], !quiet.isMapping {
+            throw ConfigError(file: file, line: quiet.line, message: "quiet_types must map types to probabilities, e.g. `quiet_types: {praise: 0.3}`")
+        }
         for entry in root["quiet_types"]?.entries ?? [] {
             guard let probability = entry.value.string.flatMap(Double.init), probability > 0, probability <= 1 else {
                 throw ConfigError(

@@ -136,7 +136,11 @@ enum RepositoryPaths {
     /// than they save (stop 18, docs/lexicon.md). Its ceiling holds it where it is.
     /// Elsewhere 0.075, six of a set's 82–86 flag-free messages (0.07, five, until stop 18:
     /// with BX–CA in the training BC, BN and BZ came to six).
-    static let falseAlarmCeilings = ["probe-bs.jsonl": 0.14]
+    /// CC and CG (stop 19) keep eight flagged of their 84 and 87: some of their contexts
+    /// ("fui deportada em 2019", "tô perdida", a workshop "sobre" a risk, "la presión en 200"
+    /// as a figure of speech) can also be the words of a real report, so their exclusions were
+    /// narrowed or dropped after review rather than hide one.
+    static let falseAlarmCeilings = ["probe-bs.jsonl": 0.14, "probe-cc.jsonl": 0.10, "probe-cg.jsonl": 0.10]
     /// BV is SMS of 2–20 words: seven of its 250 ("clinic open sunday?", "kat la rechaje?",
     /// "me chamaram de venezuelana imunda no mercado") have no function word of their own
     /// language, or one shared with another (stop 18). Over all the sets the 99 % holds.
@@ -186,8 +190,6 @@ enum RepositoryPaths {
          "a mi papa le esta dando un infarto, no puede respirar, manden ambulancia", "protection.medical_emergency"),
         ("I used to be suicidal back in 2019, now I want to train as a peer supporter",
          "I feel suicidal tonight and I don't know who to call", "protection.self_harm"),
-        ("fui deportada dos EUA em 2019 e hoje faço parte de uma associação de retornados",
-         "meu marido foi deportado ontem e não sei onde ele está", "protection.deportation"),
         ("hicimos la sesion de primeros auxilios psicologicos, hablamos de ideas suicidas y de como pedir ayuda",
          "mi hija tiene ideas suicidas y no sé qué hacer", "protection.self_harm"),
     ])

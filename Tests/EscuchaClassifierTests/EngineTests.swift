@@ -167,6 +167,9 @@ enum EngineFixture {
         #expect(throws: ConfigError.self) {
             try Classifier(taxonomy: EngineFixture.taxonomy, lexicons: [EngineFixture.spanish], places: [], commonYAML: "quiet_types: {praise: often}")
         }
+        #expect(throws: ConfigError.self) {
+            try Classifier(taxonomy: EngineFixture.taxonomy, lexicons: [EngineFixture.spanish], places: [], commonYAML: "quiet_types: [praise]")
+        }
         #expect(throws: Never.self) {
             try Classifier(taxonomy: EngineFixture.taxonomy, lexicons: [EngineFixture.spanish], places: [], commonYAML: "quiet_types: {praise: 0.3}")
         }
