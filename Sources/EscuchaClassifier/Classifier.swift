@@ -166,8 +166,13 @@ public final class Classifier: Sendable {
                 file: commonFile, line: nil,
                 message: "quiet_types names the unknown type '\(unknown.type)': use one of \(taxonomy.types.joined(separator: ", "))")
         }
-        quietTypeColumns = common.quietTypes.compactMap { quiet in
-            riskModel?.types.firstIndex(of: quiet.type).map { (riskModel!.typeColumn($0), quiet.probability) }
+        // A model that did not learn the type (or no model) leaves the rule inert.
+        if let riskModel {
+            quietTypeColumns = common.quietTypes.compactMap { quiet in
+                riskModel.types.firstIndex(of: quiet.type).map { (riskModel.typeColumn($0), quiet.probability) }
+            }
+        } else {
+            quietTypeColumns = []
         }
         typePriority = (try? ConfigNode.parse(commonYAML.isEmpty ? "{}" : commonYAML, file: commonFile))?.strings("type_priority") ?? []
 

@@ -142,6 +142,9 @@ struct ModelCommand: AsyncParsableCommand {
             settings.l2 = l2
             settings.minimumCount = minCount
             settings.epochs = epochs
+            guard (0...epochs).contains(averageEpochs) else {
+                throw ValidationError("--average-epochs needs 0 (the last pass's weights) up to --epochs (\(epochs))")
+            }
             settings.averageEpochs = averageEpochs
             guard shortMessageWords >= 0, (0...1).contains(shortMessageThreshold) else {
                 throw ValidationError("--short-message-words needs 0 or more and --short-message-threshold a probability from 0 to 1")
